@@ -1,0 +1,57 @@
+"""Writing permit records with their audit trail, for every path (pages, API, imports, pushes)."""
+from __future__ import annotations
+
+from sqlalchemy import inspect as sa_inspect
+
+from . import audit
+from .extensions import db
+from .models import STATUS_DRAFT
+
+
+def snapshot(ptype, item) -> dict:
+    """The declared fields of a record as display text (personal data masked)."""
+    return {f.name: f.display(getattr(item, f.name, None)) for f in ptype.all_fields}
+
+
+def pending_changes(ptype, item) -> tuple[dict, dict]:
+    """(before, after) of the declared fields changed on ``item`` but not yet flushed."""
+    state = sa_inspect(item)
+    before, after = {}, {}
+    for f in ptype.all_fields:
+        hist = state.attrs[f.name].history
+        if hist.has_changes():
+            old = hist.deleted[0] if hist.deleted else None
+            new = hist.added[0] if hist.added else None
+            if f.display(old) != f.display(new):
+                before[f.name] = f.display(old)
+                after[f.name] = f.display(new)
+    return before, after
+
+
+def audit_create(ptype, item, via="form") -> None:
+    """Flush ``item`` (to get its id) and record its creation in the same transaction."""
+    db.session.add(item)
+    db.session.flush()
+    audit.record("permit.create", obj_type=ptype.code, obj_id=item.id, obj_bureau=item.bureau_code,
+                 after=snapshot(ptype, item), reason=None if via == "form" else via)
+
+
+def audit_update(ptype, item, via="form") -> dict:
+    before, after = pending_changes(ptype, item)
+    if after:
+        audit.record("permit.update", obj_type=ptype.code, obj_id=item.id, obj_bureau=item.bureau_code,
+                     before=before, after=after, reason=None if via == "form" else via)
+    return after
+
+
+def audit_delete(ptype, item) -> None:
+    audit.record("permit.delete", obj_type=ptype.code, obj_id=item.id, obj_bureau=item.bureau_code,
+                 before=snapshot(ptype, item))
+
+
+def create(ptype, model, values: dict, bureau_code: str, via="form"):
+    item = model(**values)
+    item.bureau_code = bureau_code
+    item.status = STATUS_DRAFT
+    audit_create(ptype, item, via=via)
+    return item

@@ -1,0 +1,1 @@
+"""The five built-in permit types, each an ordinary ``permits.plugins`` entry point."""
