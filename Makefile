@@ -40,7 +40,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock setup.py
 	touch $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile -q -d core/translations
+	$(BIN)/python -c "from core.i18n import compile_catalogs; compile_catalogs(force=True)"
 
 bench: install
 	$(BIN)/python bench/numbering.py

@@ -1,4 +1,5 @@
-"""Compile the translation catalogs (.po -> .mo) whenever the package is built."""
+"""Compile the translation catalogs (.po parts -> one .mo per language) when the package is built."""
+import importlib.util
 from pathlib import Path
 
 from setuptools import setup
@@ -6,13 +7,10 @@ from setuptools.command.build_py import build_py
 
 
 def compile_catalogs():
-    from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
-    for po in Path(__file__).parent.glob("core/translations/*/LC_MESSAGES/messages.po"):
-        with po.open("rb") as fh:
-            catalog = read_po(fh)
-        with po.with_suffix(".mo").open("wb") as fh:
-            write_mo(fh, catalog)
+    spec = importlib.util.spec_from_file_location("permits_i18n", Path(__file__).parent / "core" / "i18n.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.compile_catalogs(force=True)
 
 
 class BuildPy(build_py):

@@ -44,6 +44,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def load_config(app: Flask, overrides: dict) -> None:
     from . import config
+    from .i18n import compile_catalogs
+    compile_catalogs()
     app.config.from_object(config)
     app.config.from_pyfile("permits.cfg", silent=True)
     app.config.update(config.from_environment())

@@ -76,7 +76,7 @@ def sync_declared_tables(engine) -> list[str]:
 def upgrade() -> list[str]:
     from .audit import install_pg_trigger
     engine = current_app.extensions["sqlalchemy"].engine
-    command.upgrade(alembic_config(), "head")
+    command.upgrade(alembic_config(), "heads")
     notes = sync_declared_tables(engine)
     with engine.begin() as conn:
         install_pg_trigger(conn)

@@ -84,6 +84,16 @@ class _YesNoField(SelectField):
         pass
 
 
+#: Templates shown on every permit's page, in order.  Core modules add theirs
+#: with :func:`register_show_panel`; each gets ``item``, ``ptype`` and ``view``.
+SHOW_PANELS: list[str] = []
+
+
+def register_show_panel(template: str) -> None:
+    if template not in SHOW_PANELS:
+        SHOW_PANELS.append(template)
+
+
 class PermitModelView(ModelView):
     """Base of every generated permit view.  Subclassed per type by :func:`permit_view_class`."""
 
@@ -93,6 +103,16 @@ class PermitModelView(ModelView):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit", "can_delete"]
     base_order = ("id", "desc")
     page_size = 20
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        pk = self._deserialize_pk_if_composite(pk)
+        widgets = self._show(pk)           # 404 when the scope hides it
+        item = self.datamodel.get(pk, self._base_filters)
+        return self.render_template(self.show_template, pk=pk, title=self.show_title, widgets=widgets,
+                                    related_views=self._related_views, item=item, ptype=self.ptype,
+                                    view=self, panels=list(SHOW_PANELS))
 
     def pre_add(self, item):
         user = current_actor()
