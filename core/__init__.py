@@ -100,7 +100,10 @@ def init_views(app: Flask) -> None:
 
 
 def init_hooks(app: Flask) -> None:
-    from . import errors, toggles
+    from flask_wtf.csrf import generate_csrf
+    from . import accounts, errors, toggles
+    app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
+    accounts.init_app(app)
     app.before_request(toggles.guard)
     app.jinja_env.globals["permit_menu_visible"] = toggles.menu_visible
     errors.register(app)

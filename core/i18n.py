@@ -24,7 +24,7 @@ def merged_catalog(lang_dir: Path) -> Catalog:
             catalog = read_po(fh, locale=lang_dir.name)
         for message in catalog:
             if message.id and message.string:
-                merged[message.id] = message.string
+                merged[message.id] = message
     return merged
 
 

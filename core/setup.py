@@ -8,6 +8,7 @@ from .extensions import db
 
 def initialise(admin_name: str, password_source, demo: bool = False) -> list[str]:
     from . import audit, bureaus, roles, schema
+    db.session.commit()   # schema changes use their own connection; hold no lock here
     report = schema.upgrade()
     appbuilder = current_app.appbuilder
     audit.ensure_head()

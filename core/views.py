@@ -13,7 +13,7 @@ from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldW
                                            DatePickerWidget, Select2Widget)
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l, gettext as _
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import ValidationError
 
 from . import records, toggles
@@ -51,11 +51,11 @@ def form_field(decl):
     kind = decl.kind
     label = decl.label_with_unit
     if isinstance(kind, Choice):
-        choices = ([("", "")] if not decl.required else []) + [(o, o) for o in kind.options]
+        choices = ([SelectChoice("", "")] if not decl.required else []) + [SelectChoice(o) for o in kind.options]
         return SelectField(label, choices=choices, validators=validators, description=decl.help,
                            widget=Select2Widget(), validate_choice=False)
     if isinstance(kind, YesNo):
-        return _YesNoField(label, choices=[("", ""), ("是", "是"), ("否", "否")], validators=validators,
+        return _YesNoField(label, choices=[SelectChoice("", ""), SelectChoice("是"), SelectChoice("否")], validators=validators,
                            description=decl.help, widget=Select2Widget(), validate_choice=False)
     if isinstance(kind, Date):
         return _DateText(label, validators=validators, description=decl.help, widget=DatePickerWidget())

@@ -34,7 +34,7 @@ def build_app(tmp_path, database_url=None, init=True, **overrides):
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "test-secret-" + tmp_path.name,
+        "SECRET_KEY": "test-secret-key-0123456789abcdef-0123456789-" + tmp_path.name,
         "WTF_CSRF_ENABLED": False,
         "FAB_PASSWORD_HASH_METHOD": FAST_HASH,
         "PERMITS_BASE_URL": "http://permits.test",
