@@ -108,6 +108,10 @@ def run(host, port, workers):
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+from .bureaus import import_bureaus_command  # noqa: E402
+main.add_command(import_bureaus_command)
+from .accounts import accounts_cli  # noqa: E402
+main.add_command(accounts_cli)
 
 from .auditcli import audit_cli  # noqa: E402
 main.add_command(audit_cli)
