@@ -21,6 +21,7 @@ from .extensions import db
 from .models import STATUS_DRAFT, STATUSES, Bureau
 from .registry import Choice, Date, FieldError, Text, YesNo
 from .scope import ScopeFilter, current_actor, is_province, may_see_bureau
+from .issuing import IssueViewMixin
 
 
 class DeclarationValidator:
@@ -94,7 +95,7 @@ def register_show_panel(template: str) -> None:
         SHOW_PANELS.append(template)
 
 
-class PermitModelView(ModelView):
+class PermitModelView(IssueViewMixin, ModelView):
     """Base of every generated permit view.  Subclassed per type by :func:`permit_view_class`."""
 
     ptype = None
@@ -151,10 +152,10 @@ def permit_view_class(ptype, model):
         "version": _l("Version"), "trial": _l("Trial"),
     })
     fieldsets = [(title, {"fields": cols}) for title, cols in ptype.fieldsets]
-    show_fieldsets = [(str(_l("Certificate")), {"fields": ["number", "status_name", "bureau", "issued_on"]})] \
+    show_fieldsets = [(str(_l("Certificate")), {"fields": ["number", "status", "bureau", "issued_on"]})] \
         + fieldsets + [(str(_l("Record")), {"fields": ["created_by", "created_on", "changed_by", "changed_on"]})]
     add_fieldsets = [(str(_l("Issuing bureau")), {"fields": ["bureau"]})] + fieldsets
-    list_cols = ["number", "project_name", "holder", "bureau", "status_name", "issued_on"]
+    list_cols = ["number", "project_name", "holder", "bureau", "status", "issued_on"]
     search_cols = ["number", "project_name", "project_code", "holder", "location", "status", "issued_on"] + [
         f.name for f in ptype.fields if f.kind.name in ("text", "choice", "date")][:6]
     attrs = dict(
@@ -171,7 +172,8 @@ def permit_view_class(ptype, model):
         search_columns=search_cols,
         add_columns=["bureau"] + names,
         edit_columns=names,
-        show_columns=["number", "status_name", "bureau", "issued_on"] + names,
+        show_columns=["number", "status", "bureau", "issued_on"] + names,
+        order_columns=["number", "project_name", "holder", "status", "issued_on"],
         add_fieldsets=add_fieldsets,
         edit_fieldsets=fieldsets,
         show_fieldsets=show_fieldsets,
@@ -179,7 +181,8 @@ def permit_view_class(ptype, model):
         edit_form_extra_fields={f.name: form_field(f) for f in fields},
         add_form_query_rel_fields={"bureau": [["code", ScopeFilter, None]]},
         base_filters=[["bureau_code", ScopeFilter, None]],
-        formatters_columns={f.name: (lambda v, _f=f: _f.display(v)) for f in fields},
+        formatters_columns={**{f.name: (lambda v, _f=f: _f.display(v)) for f in fields},
+                            "status": lambda v: STATUSES.get(v, v)},
         description_columns={f.name: f.help for f in fields if f.help},
     )
     cls = type(model.__name__ + "View", (PermitModelView,), attrs)

@@ -1,0 +1,102 @@
+"""Crawl every page an admin can reach: no external URL, no English-only text in zh, no server error."""
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlparse
+
+from conftest import SAMPLES, api_token, login
+
+SKIP = re.compile(r"/logout|/delete/|/toggle|/lang/|/api/|/swagger|/static/|\.pdf$|\.xlsx$|/download/|/action/"
+                  r"|/_openapi|/export")
+#: words that may stand in Chinese pages (names, units, formats, the language switch)
+ALLOWED = {"English", "JSON", "API", "PDF", "QR", "Excel", "xlsx", "csv", "CSV", "OFD", "DOCX", "XLSX", "DWG", "ZIP",
+           "JPEG", "PNG", "SHA", "URL", "ID", "admin", "Ed25519", "SM3", "SM2", "UTC", "Asia", "Shanghai", "GB",
+           "ISO", "Base64", "base64url", "Bearer", "Token", "OpenAPI", "XS", "YG", "GG", "XG", "HS", "DH",
+           "sha256", "sm3", "ha", "m2", "km", "PermitTypes", "http", "https", "localhost", "permits", "test",
+           "local", "Public", "zh", "en", "cn", "gb", "Hn", "JWT", "HTTP", "IP", "None"}
+WORD = re.compile(r"[A-Za-z]{3,}")
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.links, self.refs, self.text = [], [], []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "style"):
+            self._skip += 1
+        for key in ("href", "src", "action"):
+            if attrs.get(key):
+                self.refs.append(attrs[key])
+        if tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        for key in ("placeholder", "title", "value"):
+            if attrs.get(key) and tag != "input" or (key == "placeholder" and attrs.get(key)):
+                if key != "value":
+                    self.text.append(attrs[key])
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.text.append(data.strip())
+
+
+def _english(texts):
+    bad = []
+    for t in texts:
+        words = [w for w in WORD.findall(t) if w not in ALLOWED]
+        if words and not re.search(r"[\u4e00-\u9fff]", t):
+            bad.append(t)
+    return bad
+
+
+def _seed_records(client):
+    headers = api_token(client)
+    for code, sample in SAMPLES.items():
+        resp = client.post(f"/api/v1/permits/{code}/", json=dict(sample, bureau_code="41010201"), headers=headers)
+        assert resp.status_code == 201
+
+
+def test_crawl_admin_pages(app):
+    client = app.test_client()
+    login(client)
+    _seed_records(client)
+    seen, queue, problems = set(), ["/"], []
+    external_refs = []
+    while queue and len(seen) < 400:
+        url = queue.pop(0)
+        path = urlparse(url).path
+        key = path + ("?" + urlparse(url).query if urlparse(url).query and "_flt" not in url else "")
+        if key in seen or SKIP.search(path):
+            continue
+        seen.add(key)
+        resp = client.get(url)
+        if resp.status_code in (301, 302):
+            queue.append(resp.headers["Location"])
+            continue
+        if resp.status_code >= 500:
+            problems.append(f"{url}: HTTP {resp.status_code}")
+            continue
+        if "text/html" not in resp.content_type:
+            continue
+        page = _Page()
+        page.feed(resp.get_data(as_text=True))
+        for ref in page.refs:
+            host = urlparse(ref).netloc
+            if host and host not in ("localhost", "permits.test") or ref.startswith("//"):
+                external_refs.append(f"{url}: {ref}")
+        for text in _english(page.text):
+            problems.append(f"{url}: English text {text!r}")
+        for link in page.links:
+            absolute = urljoin(url, link)
+            if urlparse(absolute).netloc in ("", "localhost") and not link.startswith(("#", "javascript:")):
+                queue.append(urlparse(absolute).path + (("?" + urlparse(absolute).query) if urlparse(absolute).query else ""))
+    assert len(seen) > 20, sorted(seen)
+    assert external_refs == []
+    assert problems == []
