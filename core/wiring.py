@@ -33,3 +33,5 @@ def add_core_views(appbuilder, state) -> None:
     appbuilder.add_view(PermitTypesView, "PermitTypes", label=_l("Permit types"), icon="fa-toggle-on",
                         category="Security", category_label=_l("Security"))
     appbuilder.add_api(PermitTypesApi)
+    from . import filing
+    filing.install(appbuilder, state)
