@@ -104,6 +104,9 @@ def init_hooks(app: Flask) -> None:
     from . import accounts, errors, toggles
     app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
     accounts.init_app(app)
+    from . import certificates, verify
+    certificates.init_app(app)
+    verify.init_app(app)
     app.before_request(toggles.guard)
     app.jinja_env.globals["permit_menu_visible"] = toggles.menu_visible
     errors.register(app)

@@ -23,6 +23,7 @@ from .extensions import db
 from .models import STATUS_DRAFT, STATUSES
 from .registry import FieldError
 from .scope import ScopeFilter, current_actor, may_see_bureau
+from .issuing import IssueApiMixin
 
 _OPENAPI_TYPES = {"text": "string", "integer": "integer", "decimal": "string", "date": "string",
                   "choice": "string", "boolean": "boolean"}
@@ -82,7 +83,7 @@ def make_schema(ptype, model, name, *, partial=False, dump_extra=()):
     return schema_cls()
 
 
-class PermitRestApi(ModelRestApi):
+class PermitRestApi(IssueApiMixin, ModelRestApi):
     """Base of every generated permit API."""
 
     ptype = None

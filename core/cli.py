@@ -115,3 +115,5 @@ main.add_command(accounts_cli)
 
 from .auditcli import audit_cli  # noqa: E402
 main.add_command(audit_cli)
+from .verify import verify_command  # noqa: E402
+main.add_command(verify_command)

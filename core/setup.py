@@ -14,6 +14,8 @@ def initialise(admin_name: str, password_source, demo: bool = False) -> list[str
     audit.ensure_head()
     db.session.commit()
     report += roles.sync_roles(appbuilder, current_app.extensions["permits"].registry)
+    from . import signing
+    report += signing.ensure_keys(current_app.instance_path)
     with audit.acting_as("permits-init", "job"):
         report += bureaus.load_seed()
         report += _ensure_admin(appbuilder, admin_name, password_source)
