@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field as dc_field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 
@@ -155,7 +155,7 @@ class Decimal_(Kind):
             raise ValueError(_l("%(label)s must be a number", label=label)) from None
         if not value.is_finite():
             raise ValueError(_l("%(label)s must be a number", label=label))
-        value = (value * factor).quantize(Decimal(1).scaleb(-self.places))
+        value = (value * factor).quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
         if self.min is not None and value < Decimal(self.min):
             raise ValueError(_l("%(label)s must be at least %(n)s", label=label, n=self.min))
         if self.max is not None and value > Decimal(self.max):
