@@ -34,7 +34,6 @@ from flask_appbuilder.security.views import UserDBModelView as _FabUserDBModelVi
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import login_user
-from sqlalchemy import inspect as sa_inspect
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
@@ -167,7 +166,9 @@ class UserDBModelView(_FabUserDBModelView):
     })
 
     def _check_bureau(self, item):
-        if item.bureau_code and db.session.get(Bureau, item.bureau_code) is None:
+        with db.session.no_autoflush:
+            known = not item.bureau_code or db.session.get(Bureau, item.bureau_code) is not None
+        if not known:
             raise ValueError(_("Unknown bureau code: %(code)s", code=item.bureau_code))
         item.bureau_code = item.bureau_code or None
 
@@ -183,11 +184,17 @@ class UserDBModelView(_FabUserDBModelView):
                      after={"roles": [r.name for r in item.roles], "must_change_password": True})
         db.session.commit()
 
+    def process_form(self, form, is_created):
+        # called before the form is copied onto the record: remember whether it was active
+        if not is_created and getattr(form, "_id", None) is not None:
+            user = self.appbuilder.sm.get_user_by_id(form._id)
+            g.permits_user_was_active = bool(user and user.active)
+        super().process_form(form, is_created)
+
     def pre_update(self, item):
+        was = g.pop("permits_user_was_active", item.active)
         self._check_bureau(item)
         super().pre_update(item)
-        history = sa_inspect(item).attrs.active.history
-        was = history.deleted[0] if history.deleted else item.active
         if item.active and not was:
             # re-enabled: the current password becomes provisional again
             item.must_change_password = True
