@@ -33,5 +33,7 @@ def add_core_views(appbuilder, state) -> None:
     appbuilder.add_view(PermitTypesView, "PermitTypes", label=_l("Permit types"), icon="fa-toggle-on",
                         category="Security", category_label=_l("Security"))
     appbuilder.add_api(PermitTypesApi)
+    from .auditviews import add_views as add_audit_views
+    add_audit_views(appbuilder, state)
     from . import filing
     filing.install(appbuilder, state)
