@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -29,8 +32,12 @@ def pg_url():
     return url
 
 
-def build_app(tmp_path, database_url=None, init=True, **overrides):
-    from core import create_app
+#: settings that do not change what ``permits init`` writes, so an initialised instance can be reused
+_NOT_IN_TEMPLATE = {"WTF_CSRF_ENABLED", "PERMITS_BASE_URL", "TESTING"}
+_TEMPLATES: dict = {}
+
+
+def _config(tmp_path, database_url, overrides):
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
@@ -42,12 +49,44 @@ def build_app(tmp_path, database_url=None, init=True, **overrides):
     if database_url:
         config["SQLALCHEMY_DATABASE_URI"] = database_url
     config.update(overrides)
-    app = create_app(config)
-    if init:
+    return config
+
+
+def _initialise(app):
+    with app.app_context():
+        from core import setup
+        setup.initialise(admin_name="admin", password_source=lambda _p: (ADMIN_PASSWORD, None), demo=False)
+
+
+def _template_instance(overrides) -> Path:
+    """An initialised SQLite instance folder for these settings, made once per test session."""
+    key = repr(sorted((k, repr(v)) for k, v in overrides.items() if k not in _NOT_IN_TEMPLATE))
+    if key not in _TEMPLATES:
+        from core import create_app
+        root = Path(tempfile.mkdtemp(prefix="permits-template-"))
+        app = create_app(_config(root, None, overrides))
+        _initialise(app)
         with app.app_context():
-            from core import setup
-            setup.initialise(admin_name="admin", password_source=lambda _p: (ADMIN_PASSWORD, None),
-                             demo=False)
+            from core.extensions import db
+            db.session.remove()
+            db.engine.dispose()          # closes the connections: the WAL is checkpointed
+        _TEMPLATES[key] = root / "instance"
+    return _TEMPLATES[key]
+
+
+def build_app(tmp_path, database_url=None, init=True, **overrides):
+    """A fresh app; with ``init`` its database is initialised as ``permits init`` does.
+
+    On SQLite an initialised instance folder is built once per session and copied for each app,
+    which keeps hundreds of apps cheap; PostgreSQL apps are initialised for real.
+    """
+    from core import create_app
+    if init and not database_url and "SQLALCHEMY_DATABASE_URI" not in overrides:
+        shutil.copytree(_template_instance(overrides), tmp_path / "instance", dirs_exist_ok=True)
+        return create_app(_config(tmp_path, None, overrides))
+    app = create_app(_config(tmp_path, database_url, overrides))
+    if init:
+        _initialise(app)
     return app
 
 
