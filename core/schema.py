@@ -43,6 +43,12 @@ def core_metadata() -> MetaData:
     return md
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic filter: permit-type detail tables are managed from declarations, not migrations."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", "")
+    return not (table or "").endswith("_detail")
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", MIGRATIONS)

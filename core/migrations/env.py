@@ -7,7 +7,7 @@ from the plugins' declarations; ``core.schema.sync_declared_tables`` adds them
 from alembic import context
 from flask import current_app
 
-from core.schema import core_metadata
+from core.schema import core_metadata, include_object
 
 config = context.config
 
@@ -16,7 +16,8 @@ def run_migrations_online():
     engine = current_app.extensions["sqlalchemy"].engine
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=core_metadata(),
-                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                          render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                          include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
