@@ -39,9 +39,9 @@ EXTRA[ROLE_INSPECTOR] += [("can_list", AUDIT_VIEW), ("can_export", AUDIT_VIEW), 
 
 #: Display names of actions; other modules may add theirs.
 ACTION_LABELS = {
-    "permit.create": _l("Created"), "permit.update": _l("Fields changed"), "permit.delete": _l("Draft deleted"),
-    "permit.issue": _l("Issued"), "permit.print": _l("Printed"), "permit.change": _l("Changed (new version)"),
-    "permit.revoke": _l("Revoked"), "permit.import": _l("Imported"),
+    "permit.create": _l("Record created"), "permit.update": _l("Fields changed"), "permit.delete": _l("Draft deleted"),
+    "permit.issue": _l("Certificate issued"), "permit.print": _l("Certificate printed"), "permit.change": _l("Changed (new version)"),
+    "permit.revoke": _l("Permit revoked"), "permit.import": _l("Record imported"),
     "auth.login": _l("Logged in"), "auth.login_failed": _l("Failed login"), "auth.logout": _l("Logged out"),
     "auth.password_change": _l("Password changed"), "auth.password_reset": _l("Password reset"),
     "account.create": _l("Account created"), "account.lock": _l("Account locked"),
@@ -208,7 +208,7 @@ def _registry_get(code):
 
 def export_rows(records):
     header = [_("No."), _("Time (Beijing)"), _("Actor"), _("Actor kind"), _("Actor bureau"), _("Client address"),
-              _("Action"), _("Object"), _("Object bureau"), _("Before"), _("After"), _("Reason"), _("Result"),
+              _("Action"), _("Object"), _("Object bureau"), _("Before"), _("After"), _("Reason given"), _("Result"),
               _("Hash")]
     yield header
     for rec in records:

@@ -1,0 +1,59 @@
+"""Helpers of the audit, revocation and spot-check tests."""
+from __future__ import annotations
+
+import datetime as dt
+
+from conftest import SAMPLES
+
+PASSWORD = "Audit2026-pass!"
+
+
+def make_user(app, username, bureau_code, role_name):
+    """A user of ``bureau_code`` (or none) with ``role_name`` who may log in at once."""
+    from core.extensions import db
+    with app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.find_user(username=username)
+        if user is None:
+            user = sm.add_user(username, "测试", "用户", f"{username}@permits.test", sm.find_role(role_name),
+                               PASSWORD)
+            assert user, "could not create the test user"
+        user = sm.find_user(username=username)
+        user.bureau_code = bureau_code
+        if hasattr(user, "must_change_password"):
+            user.must_change_password = False
+        db.session.commit()
+    return username
+
+
+def issued_permit(app, code="land_use_permit", bureau="41010201", serial=1, issued_on=dt.date(2026, 3, 1),
+                  **overrides) -> int:
+    """An issued permit (status, number and date set directly); return its id."""
+    from core import audit, records
+    from core.extensions import db
+    with app.app_context():
+        state = app.extensions["permits"]
+        ptype, model = state.registry[code], state.models[code]
+        values, errors = ptype.clean({**SAMPLES[code], **overrides})
+        assert not errors, errors
+        with audit.acting_as("test", "job"):
+            item = records.create(ptype, model, values, bureau, via="test")
+            item.status = "issued"
+            item.issued_on = issued_on
+            item.number = f"{ptype.prefix_char}字第{bureau[:6]}{issued_on.year}{ptype.letters}{serial:07d}号"
+            db.session.commit()
+        return item.id
+
+
+def records_of(app, action, **where):
+    from sqlalchemy import select
+    from core.audit import AuditRecord
+    from core.extensions import db
+    with app.app_context():
+        q = select(AuditRecord).where(AuditRecord.action == action)
+        for key, value in where.items():
+            q = q.where(getattr(AuditRecord, key) == value)
+        rows = db.session.execute(q.order_by(AuditRecord.seq)).scalars().all()
+        for r in rows:
+            db.session.expunge(r)
+        return rows
