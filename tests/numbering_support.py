@@ -56,5 +56,7 @@ def get_permit(app, pk):
     from core.models import Permit
     with app.app_context():
         permit = db.session.get(Permit, pk)
+        for attr in permit.__mapper__.column_attrs:     # load the type's own columns before detaching
+            getattr(permit, attr.key)
         db.session.expunge(permit)
         return permit
