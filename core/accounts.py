@@ -312,7 +312,9 @@ def first_login_guard():
 
 
 def init_app(app) -> None:
+    from .security import guard_actions
     app.before_request(first_login_guard)
+    app.before_request(guard_actions)
 
 
 # --- CLI ---------------------------------------------------------------------------------------

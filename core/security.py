@@ -15,7 +15,7 @@ permission names stay what FAB and the roles expect.  What they add:
 """
 from __future__ import annotations
 
-from flask import current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import expose
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.api import safe
@@ -293,3 +293,29 @@ class PermitsSecurityManager(SecurityManager):
     def on_user_logout(self, user):
         super().on_user_logout(user)
         accounts.record_logout(user)
+
+
+def guard_actions():
+    """``before_request``: FAB's single-record action route (``…/action/<name>/<pk>``) fetches the
+    record *without* the view's base filters (so without the bureau scope), and answers a server
+    error for an unknown action name.  Answer 404 for both, before FAB sees the request."""
+    endpoint = request.endpoint or ""
+    if not endpoint.endswith(".action"):
+        return None
+    view = getattr(current_app.view_functions.get(endpoint), "__self__", None)
+    if view is None or not hasattr(view, "actions") or not hasattr(view, "datamodel"):
+        return None
+    args = request.view_args or {}
+    name = args.get("name")
+    if name not in view.actions:
+        abort(404)
+    sm = current_app.appbuilder.sm
+    if not sm.has_access(view.get_action_permission_name(name), view.class_permission_name):
+        abort(403)                  # FAB would redirect with a flash; say it plainly
+    pk = view._deserialize_pk_if_composite(args.get("pk"))
+    if view.datamodel.get(pk, view._base_filters) is None:
+        abort(404)
+    if isinstance(view, _FabUserDBModelView) and str(pk) != str(getattr(g.user, "id", None)) \
+            and not sm.has_access("can_show", view.class_permission_name):
+        abort(404)                  # a user's self-service actions are for the user's own record
+    return None

@@ -119,8 +119,9 @@ class PermitModelView(IssueViewMixin, ModelView):
         user = current_actor()
         own = getattr(user, "bureau_code", None)
         if own:
-            item.bureau_code = own       # whatever the form said
-            item.bureau = None
+            # whatever the form said (setting the relationship to None would null the column at flush)
+            item.bureau = db.session.get(Bureau, own)
+            item.bureau_code = own
         elif item.bureau is not None:
             item.bureau_code = item.bureau.code
         if not item.bureau_code or not may_see_bureau(item.bureau_code, user):
