@@ -770,7 +770,7 @@ def export_items(ptype):
     view = next((v for v in current_app.appbuilder.baseviews if isinstance(v, view_cls)), None)
     if view is None:
         abort(404)
-    filters = view.datamodel.get_filters(view.search_columns, search_filters=view.search_filters)
+    filters = view.datamodel.get_filters(view.search_columns)
     get_filter_args(filters)
     order_column, order_direction = get_order_args().get(view_cls.__name__, ("", ""))
     if not order_column and view.base_order:
