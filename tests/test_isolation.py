@@ -120,13 +120,27 @@ def _urls(current_app, rule, type_records, user_b, seq):
     return out
 
 
-def test_every_route_refuses_another_bureaus_records(app):
+def _city_reviewer(app):
+    """A 市级审核 user of 郑州 (its city's bureaus; 巩义 is administered directly by the province)."""
+    with app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.add_user("zz-review", "郑州", "审核", "zz-review@example.invalid", sm.find_role("市级审核"),
+                           A_PASSWORD)
+        user.bureau_code = "41010001"
+        user.must_change_password = False
+        db.session.commit()
+    return "zz-review"
+
+
+@pytest.mark.parametrize("actor", ["clerk", "city"])
+def test_every_route_refuses_another_bureaus_records(app, actor):
     type_records, user_b, seq = _make_b_records(app)
+    name = A if actor == "clerk" else _city_reviewer(app)
     before = _snapshot(app)
     assert len(before) == 2 * len(type_records)
     client = app.test_client()
-    assert login(client, A, A_PASSWORD).request.path == "/"
-    token = api_token(app.test_client(), A, A_PASSWORD)
+    assert login(client, name, A_PASSWORD).request.path == "/"
+    token = api_token(app.test_client(), name, A_PASSWORD)
     walked, failures = 0, []
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         if any(p.search(rule.rule) for p in PUBLIC):
@@ -152,8 +166,27 @@ def test_every_route_refuses_another_bureaus_records(app):
     assert walked > 300
     assert not failures, "\n".join(failures)
     assert _snapshot(app) == before
-    # A's own lists answer, and without B's records
+    # the lists answer, without B's records
     assert client.get("/permits/land_use_permit/list/").status_code == 200
+
+
+def test_city_reviewer_sees_its_city_only(app):
+    type_records, _user_b, _seq = _make_b_records(app)
+    with app.app_context():
+        state = app.extensions["permits"]
+        ptype = state.registry["land_use_permit"]
+        values, _errors = ptype.clean(dict(SAMPLES["land_use_permit"], project_name="中原分局的项目"))
+        own = records.create(ptype, state.models["land_use_permit"], values, A)
+        db.session.commit()
+        own_id = own.id
+    client = app.test_client()
+    login(client, _city_reviewer(app), A_PASSWORD)
+    listing = client.get("/permits/land_use_permit/list/").get_data(as_text=True)
+    assert "中原分局的项目" in listing and MARK not in listing
+    assert client.get(f"/permits/land_use_permit/show/{own_id}").status_code == 200
+    assert client.get(f"/permits/land_use_permit/show/{type_records['land_use_permit'][0]}").status_code == 404
+    # a reviewer reads, it does not write
+    assert client.get(f"/permits/land_use_permit/edit/{own_id}").status_code == 403
 
 
 def test_clerk_cannot_reach_admin_pages(app):
