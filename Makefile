@@ -45,6 +45,7 @@ translations: $(VENV)/.installed
 bench: install
 	$(BIN)/python bench/numbering.py
 	$(BIN)/python bench/certificates.py
+	$(BIN)/python bench/import.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
