@@ -117,6 +117,8 @@ from .auditcli import audit_cli  # noqa: E402
 main.add_command(audit_cli)
 from .verify import verify_command  # noqa: E402
 main.add_command(verify_command)
+from .systems import systems_cli  # noqa: E402
+main.add_command(systems_cli)
 
 from .spotchecks import spotcheck_cli  # noqa: E402
 main.add_command(spotcheck_cli)
