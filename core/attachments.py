@@ -129,6 +129,16 @@ def clean_filename(name: str) -> str:
     return name[:200]
 
 
+def local_time(value, fmt="%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time as shown to users (the configured time zone, Asia/Shanghai by default)."""
+    if value is None:
+        return "—"
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime(fmt)
+
+
 def content_disposition(filename: str) -> str:
     """``attachment`` with an ASCII fallback and the exact UTF-8 name (RFC 6266 / RFC 5987)."""
     ascii_name = "".join(c if 32 <= ord(c) < 127 and c not in '"\\;' else "_" for c in filename) or "file"
@@ -524,6 +534,7 @@ def install(appbuilder, state) -> None:
     app = current_app
     app.jinja_env.globals["permit_attachments"] = attachments_of
     app.jinja_env.globals["permit_missing_attachments"] = missing_required
+    app.jinja_env.filters["filing_local_time"] = local_time
     try:  # the numbering module runs these before allocating a number
         from . import numbering
         checks = getattr(numbering, "PRE_ISSUE_CHECKS", None)

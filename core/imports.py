@@ -958,6 +958,14 @@ def import_api_class(ptype):
         class_permission_name=ptype.code, openapi_spec_tag=ptype.name))
 
 
+def notes_of(permit) -> list:
+    """(field label, original, converted) of the values converted when ``permit`` was imported."""
+    ptype = current_app.extensions["permits"].registry[permit.type_code]
+    rows = db.session.scalars(select(ImportNote).where(ImportNote.permit_id == permit.id).order_by(ImportNote.id))
+    labels = {f.name: f.label for f in ptype.all_fields}
+    return [(labels.get(n.field, n.field), n.original, n.converted) for n in rows]
+
+
 def endpoint_type(blueprint):
     return current_app.extensions["permits"].endpoint_types.get(blueprint)
 
@@ -968,7 +976,7 @@ roles.EXTRA[ROLE_CITY] += [("can_export", "filing")]
 
 
 def install(appbuilder, state) -> None:
-    from .views import PermitModelView
+    from .views import PermitModelView, register_show_panel
     appbuilder.add_view(ImportView, "ExcelFiling", label=_l("Excel filing"), icon="fa-file-excel-o",
                         category="Filing", category_label=_l("Filing"))
     for ptype in state.registry:
@@ -978,4 +986,6 @@ def install(appbuilder, state) -> None:
     if PermitModelView.list_template == "appbuilder/general/model/list.html":
         PermitModelView.list_template = "filing/list.html"
     current_app.jinja_env.globals["permit_type_of_endpoint"] = endpoint_type
+    current_app.jinja_env.globals["permit_import_notes"] = notes_of
+    register_show_panel("filing/import_notes_panel.html")
 

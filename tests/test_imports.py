@@ -288,6 +288,8 @@ def test_areas_in_mu_and_hectares_are_converted_with_the_original_kept(app, cler
                      (saved[0].id, "net_area"): ("0.5公顷", "5000.00平方米"),
                      (saved[1].id, "total_area"): ("1.2公顷", "12000.00平方米"),
                      (saved[1].id, "net_area"): ("0.25公顷", "2500.00平方米")}
+    show = clerk.get(f"/permits/land_use_permit/show/{saved[0].id}").get_data(as_text=True)
+    assert "导入时换算的数值" in show and "3亩" in show and "2000.00平方米" in show
 
 
 def test_missing_required_column_and_unknown_type(app, clerk):
