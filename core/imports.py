@@ -689,6 +689,10 @@ class ImportResult:
 def run_import(ptype, filename: str, content: bytes, bureau_code: str) -> ImportResult:
     """Read, validate and (when every row is right) save an upload."""
     sha = hashlib.sha256(content).hexdigest()
+    limit_mb = int(current_app.config.get("PERMITS_MAX_UPLOAD_MB", 50))
+    if len(content) > limit_mb << 20:
+        message = _("The file is larger than %(mb)s MB", mb=limit_mb)
+        return ImportResult(False, problems=[Problem("", 0, "", "", filename, message)], message=message)
     try:
         sheets, kind = read_upload(filename, content)
     except UnreadableFile as exc:

@@ -355,7 +355,12 @@ class ProjectsPushApi(BaseApi):
         if errors:
             return self._error(422, errors)
         if bureau_code not in system.bureau_list:
-            return self._error(403, _("This system may not write for bureau %(code)s", code=bureau_code))
+            message = _("This system may not write for bureau %(code)s", code=bureau_code)
+            with audit.acting_as(system.name, "system", None):
+                audit.record("api.push", obj_type=ptype.code, obj_bureau=bureau_code[:8], result="failure",
+                             reason=message, after={"record_id": str(data.get("record_id"))[:100]})
+            db.session.commit()
+            return self._error(403, message)
         if not toggles.is_enabled(ptype.code):
             return self._error(403, _("The permit type %(name)s is switched off", name=ptype.name))
         record_id = record_id.strip()

@@ -135,8 +135,10 @@ def test_foreign_bureau_is_403(app, client):
     headers = register(app)
     resp = push(client, headers, bureau_code="41018101")
     assert resp.status_code == 403
-    assert "41018101" in resp.json["message"]
+    assert resp.json["message"] == "本系统无权为审批主体 41018101 填报"
     assert count(app, "Permit") == 0 and count(app, "Project") == 0
+    refused = audit_rows(app, "api.push")
+    assert [(r[0], r[1], r[3]) for r in refused] == [("工程建设项目审批管理系统", "system", "41018101")]
 
 
 def test_issued_record_is_409(app, client):
