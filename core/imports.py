@@ -310,6 +310,9 @@ def read_xlsx(content: bytes) -> list[Sheet]:
             header = None
             for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
                 values = list(values)
+                if header is not None and not any(v is not None and not (isinstance(v, str) and not v.strip())
+                                                  for v in values):
+                    continue        # a blank row stays blank even where a merged range covers it
                 if fill_from:
                     for c, v in enumerate(values, start=1):
                         if (r, c) in tops:

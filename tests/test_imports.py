@@ -228,7 +228,7 @@ def test_merged_cells_count_for_every_row_they_cover(app, clerk):
                 ws.cell(row=r, column=cols[name], value=value)
     holder = cols["建设单位（个人）"]
     ws.cell(row=2, column=holder, value="郑州市中原区教育局")
-    ws.merge_cells(start_row=2, start_column=holder, end_row=4, end_column=holder)
+    ws.merge_cells(start_row=2, start_column=holder, end_row=6, end_column=holder)   # over two blank rows too
     ws.cell(row=2, column=cols["受理日期"], value="2026年3月9日")
     ws.merge_cells(start_row=2, start_column=cols["受理日期"], end_row=4, end_column=cols["受理日期"])
     buf = io.BytesIO()
