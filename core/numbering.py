@@ -149,14 +149,26 @@ def scope_key(bureau: Bureau, app=None) -> str:
     return bureau.number_code if scope == "division" else "province"
 
 
+_KNOWN_COUNTERS: set = set()
+
+
 def ensure_counter(session, key: str, letters: str, year: int, trial: bool) -> None:
-    """Create the counter row if missing (no lock is taken when it exists)."""
+    """Create the counter row if missing (no lock is taken when it exists).
+
+    Counter rows are never deleted, so a row seen once in this process is not
+    looked for again.
+    """
+    bind = session.get_bind()
+    known = (str(bind.url), key, letters, year, trial)
+    if known in _KNOWN_COUNTERS:
+        return
     values = dict(scope_key=key, letters=letters, year=year, trial=trial, value=0)
-    dialect = session.get_bind().dialect.name
+    dialect = bind.dialect.name
+    table = NumberCounter.__table__
     if dialect == "postgresql":
-        stmt = postgresql.insert(NumberCounter).values(**values).on_conflict_do_nothing()
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
     elif dialect == "sqlite":
-        stmt = sqlite.insert(NumberCounter).values(**values).on_conflict_do_nothing()
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - other databases: a savepoint catches the race
         from sqlalchemy.exc import IntegrityError
         if session.get(NumberCounter, (key, letters, year, trial)) is None:
@@ -166,18 +178,26 @@ def ensure_counter(session, key: str, letters: str, year: int, trial: bool) -> N
             except IntegrityError:
                 pass
         return
-    session.execute(stmt)
+    session.connection().execute(stmt)
+    session.info.setdefault("permits_counters_seen", set()).add(known)
+
+
+def forget_counters() -> None:
+    _KNOWN_COUNTERS.clear()
 
 
 def next_serial(session, key: str, letters: str, year: int, trial: bool) -> int:
     """The hot row: bump the counter and return the new serial (held locked until commit)."""
-    value = session.execute(
-        update(NumberCounter)
-        .where(and_(NumberCounter.scope_key == key, NumberCounter.letters == letters,
-                    NumberCounter.year == year, NumberCounter.trial == trial))
-        .values(value=NumberCounter.value + 1)
-        .returning(NumberCounter.value)
-        .execution_options(synchronize_session=False)).scalar_one()
+    c = NumberCounter.__table__.c
+    stmt = (update(NumberCounter.__table__)     # a Core statement: no ORM work while the row is locked
+            .where(and_(c.scope_key == key, c.letters == letters, c.year == year, c.trial == trial))
+            .values(value=c.value + 1)
+            .returning(c.value))
+    value = session.connection().execute(stmt).scalar_one_or_none()
+    if value is None:                            # the row is gone (a rebuilt database): create it again
+        _KNOWN_COUNTERS.clear()
+        ensure_counter(session, key, letters, year, trial)
+        value = session.connection().execute(stmt).scalar_one()
     if trial:
         if value > TRIAL_MAX:
             raise IssueError({"_": _("The trial numbers of this year are used up")})
@@ -250,7 +270,6 @@ def _assign(session, permit, ptype, bureau, today, digest, action, before=None, 
     permit.status = STATUS_ISSUED
     permit.digest = digest
     permit.payload = signing.sign_permit(permit, ptype, current_app.instance_path)
-    session.flush()
     audit.record(action, obj_type=ptype.code, obj_id=permit.id, obj_bureau=permit.bureau_code,
                  before=before, reason=reason,
                  after={"number": permit.number, "issued_on": today.isoformat(), "trial": trial,
@@ -282,12 +301,14 @@ def issue_permit(permit, *, session=None, today: dt.date | None = None, commit: 
     ensure_counter(session, scope_key(bureau), ptype.letters, today.year, is_trial(today))
     try:
         _assign(session, permit, ptype, bureau, today, digest, "permit.issue")
+        result = Issued(permit, permit.number, verification_url(permit), permit.trial)
         if commit:
-            session.commit()
+            _commit(session)
     except BaseException:
+        session.info.pop("permits_counters_seen", None)
         session.rollback()
         raise
-    return Issued(permit, permit.number, verification_url(permit), permit.trial)
+    return result
 
 
 def change_permit(permit, new_values: dict, *, session=None, today: dt.date | None = None,
@@ -334,12 +355,20 @@ def change_permit(permit, new_values: dict, *, session=None, today: dt.date | No
         before = {"number": permit.number, "version": permit.version,
                   "fields": {k: ptype.field(k).display(getattr(permit, k)) for k in changed}}
         _assign(session, new, ptype, bureau, today, digest, "permit.change", before=before, reason=reason)
+        result = Issued(new, new.number, verification_url(new), new.trial)
         if commit:
-            session.commit()
+            _commit(session)
     except BaseException:
+        session.info.pop("permits_counters_seen", None)
         session.rollback()
         raise
-    return Issued(new, new.number, verification_url(new), new.trial)
+    return result
+
+
+def _commit(session) -> None:
+    seen = session.info.pop("permits_counters_seen", set())
+    session.commit()
+    _KNOWN_COUNTERS.update(seen)      # only rows that are committed are known to exist
 
 
 def successor(permit, session=None):
