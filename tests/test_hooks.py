@@ -132,3 +132,49 @@ def test_hook_on_permit_type_toggled(app):
     finally:
         state.pm.unregister(name="listener")
     assert seen == [("rural_permit", False), ("rural_permit", True)]
+
+
+def test_hook_on_permit_issued(app):
+    """The hook sees the numbered permit inside the issuing transaction; an exception rolls it back."""
+    from numbering_support import new_draft
+
+    seen = []
+
+    class Listener:
+        @hookimpl
+        def on_permit_issued(self, permit, permit_type):
+            seen.append((permit_type.code, permit.number, permit.status))
+
+    class Refuser:
+        @hookimpl
+        def on_permit_issued(self, permit, permit_type):
+            raise RuntimeError("downstream refused")
+
+    state = app.extensions["permits"]
+    first, second = new_draft(app, "rural_permit"), new_draft(app, "rural_permit")
+    state.pm.register(Listener(), name="listener")
+    try:
+        with app.test_request_context():
+            from core import audit, numbering
+            from core.extensions import db
+            from core.models import Permit
+            with audit.acting_as("test", "job"):
+                issued = numbering.issue_permit(db.session.get(Permit, first))
+            assert seen == [("rural_permit", issued.number, "issued")]
+            state.pm.register(Refuser(), name="refuser")
+            with audit.acting_as("test", "job"):
+                with pytest.raises(RuntimeError):
+                    numbering.issue_permit(db.session.get(Permit, second))
+            db.session.rollback()
+            again = db.session.get(Permit, second)
+            assert again.status == "draft" and again.number is None
+            state.pm.unregister(name="refuser")
+            with audit.acting_as("test", "job"):
+                retried = numbering.issue_permit(db.session.get(Permit, second))
+            # the refused issue left no gap in the serials
+            assert db.session.get(Permit, second).serial == db.session.get(Permit, first).serial + 1
+            assert retried.number != issued.number
+    finally:
+        state.pm.unregister(name="listener")
+        if state.pm.has_plugin("refuser"):
+            state.pm.unregister(name="refuser")
