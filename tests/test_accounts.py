@@ -103,7 +103,8 @@ def test_login_and_logout_are_audited(app):
     assert [(a.actor, a.actor_kind) for a in logouts] == [(CLERK, "user")]
 
 
-def test_failed_logins_lock_the_account(app):
+def test_failed_logins_lock_the_account(any_app):
+    app = any_app
     client = app.test_client()
     for i in range(4):
         page = login(client, CLERK, "wrong-password")
@@ -136,9 +137,19 @@ def test_lock_minutes_and_failures_are_configurable(make_app):
     assert "账户已锁定 3 分钟" in login(client, CLERK, "bad-one-2").get_data(as_text=True)
 
 
-def _past_deadline(make_app):
+def _past_deadline(make_app, request=None):
     go_live = accounts_today() - dt.timedelta(days=8)
+    if request is not None and request.param == "postgresql":
+        from conftest import _reset_pg
+        url = request.getfixturevalue("pg_url")
+        _reset_pg(url)
+        return make_app(PERMITS_GO_LIVE=go_live, SQLALCHEMY_DATABASE_URI=url)
     return make_app(PERMITS_GO_LIVE=go_live)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request):
+    return request
 
 
 def accounts_today():
@@ -146,8 +157,8 @@ def accounts_today():
     return dt.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")).date()
 
 
-def test_enforce_disables_unchanged_first_passwords(make_app):
-    app = _past_deadline(make_app)
+def test_enforce_disables_unchanged_first_passwords(make_app, database):
+    app = _past_deadline(make_app, database)
     # the seed was loaded "today", after go-live: set the first passwords' date back to before go-live
     with app.app_context():
         for user in db.session.scalars(select(PermitUser).where(PermitUser.must_change_password.is_(True))):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from sqlalchemy import func, select
@@ -18,12 +19,25 @@ SEEDS = Path(bureaus.__file__).parent.parent / "seeds"
 
 
 @pytest.fixture
-def empty_app(make_app, monkeypatch):
-    """An initialised app with no bureaus (the seed load switched off)."""
-    monkeypatch.setattr(bureaus, "load_seed", lambda: [])
-    app = make_app()
-    monkeypatch.undo()
-    return app
+def empty_app(make_app, tmp_path):
+    """An initialised app with no bureaus (the seed load switched off).
+
+    It names its own SQLite file, so it is initialised for real (not copied
+    from the shared initialised instance, which it must not replace)."""
+    with mock.patch.object(bureaus, "load_seed", lambda: []):
+        return make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'empty.db'}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_any_app(request, make_app, tmp_path):
+    """:func:`empty_app` on SQLite and on PostgreSQL."""
+    overrides = {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.db'}"}
+    if request.param == "postgresql":
+        from conftest import _reset_pg
+        overrides["SQLALCHEMY_DATABASE_URI"] = request.getfixturevalue("pg_url")
+        _reset_pg(overrides["SQLALCHEMY_DATABASE_URI"])
+    with mock.patch.object(bureaus, "load_seed", lambda: []):
+        return make_app(**overrides)
 
 
 def _import(app, path, *args):
@@ -39,7 +53,8 @@ def _counts(app):
                 db.session.scalar(select(func.count()).select_from(AuditRecord)))
 
 
-def test_attachment_as_printed_names_every_defect(empty_app):
+def test_attachment_as_printed_names_every_defect(empty_any_app):
+    empty_app = empty_any_app
     out = _import(empty_app, NOTICE)
     assert "数据行 162 行" in out
     # blank city cells: filled from the code, never by copying the row above
@@ -86,7 +101,8 @@ def test_attachment_as_printed_names_every_defect(empty_app):
         assert [(a.actor, a.actor_kind) for a in creations] == [("import-bureaus", "job")]
 
 
-def test_second_run_changes_nothing_and_dry_run_writes_nothing(empty_app):
+def test_second_run_changes_nothing_and_dry_run_writes_nothing(empty_any_app):
+    empty_app = empty_any_app
     before = _counts(empty_app)
     out = _import(empty_app, NOTICE, "--dry-run")
     assert "试运行结果（--dry-run，未写入数据库）" in out and "将新增 155 个" in out
