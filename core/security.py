@@ -132,6 +132,20 @@ class ResetPasswordView(_FabResetPasswordView):
         flash(as_unicode(self.message), "info")
 
 
+def _yes_no(value):
+    return _("Yes") if value else _("No")
+
+
+def _local_time(value):
+    """A stored UTC time as Asia/Shanghai time for display; empty for none."""
+    if value is None:
+        return ""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 class UserDBModelView(_FabUserDBModelView):
     """The user list and forms with bureau, must-change flag and lock; password rules on add."""
 
@@ -159,7 +173,19 @@ class UserDBModelView(_FabUserDBModelView):
                                        "changed_on", "changed_by"], "expanded": False}),
     ]
     search_columns = ["username", "first_name", "bureau_code", "active", "must_change_password", "roles"]
+    description_columns = dict(_FabUserDBModelView.description_columns, **{
+        "active": _l("Disable an account instead of deleting it; re-enabling requires a new password at the "
+                     "next login"),
+        "bureau_code": _l("The bureau the user works for (its 8-character code); empty for province "
+                          "administrators"),
+    })
+    formatters_columns = {
+        "active": lambda v: _yes_no(v), "must_change_password": lambda v: _yes_no(v),
+        "locked_until": lambda v: _local_time(v), "last_login": lambda v: _local_time(v),
+        "password_changed_on": lambda v: _local_time(v),
+    }
     label_columns = dict(_FabUserDBModelView.label_columns, **{
+        "first_name": _l("Name"),
         "bureau_code": _l("Bureau code"), "must_change_password": _l("Must change password"),
         "password_changed_on": _l("Password set on"), "failed_logins": _l("Failed logins in a row"),
         "locked_until": _l("Locked until"),
