@@ -51,7 +51,7 @@ ACTION_LABELS = {
     "attachment.download": _l("Attachment downloaded"), "attachment.delete": _l("Attachment deleted"),
     "bureau.create": _l("Bureau added"), "bureau.update": _l("Bureau changed"),
     "system.add": _l("External system added"), "system.revoke": _l("External system key revoked"),
-    "audit.export": _l("Audit records exported"),
+    "audit.export": _l("Audit records exported"), "bureau.seed": _l("Bureau list loaded"),
     "spotcheck.create": _l("Spot-check plan created"), "spotcheck.draw": _l("Spot-check draw"),
     "spotcheck.finding": _l("Spot-check finding"), "spotcheck.close": _l("Spot-check plan closed"),
     "spotcheck.attachment": _l("Spot-check attachment"),
@@ -64,7 +64,23 @@ KEY_LABELS = {
     "status": "状态", "number": "编号", "issued_on": "发证日期", "revoked_on": "撤销日期", "revoke_reason": "撤销理由",
     "revoke_doc": "撤销决定文号", "version": "版本", "trial": "试运行", "digest": "摘要", "enabled": "启用",
     "bureau_code": "审批主体", "result": "检查结果", "notes": "检查说明", "plan": "抽查计划",
+    "attachment": "附件", "attachment_sha256": "附件摘要", "name": "名称", "issued_from": "发证日期起",
+    "issued_to": "发证日期止", "types": "许可类型", "regions": "地区", "ratio": "抽取比例", "per_object": "每个对象的检查人员数",
+    "seed": "随机种子", "population": "符合条件的许可数", "inspectors": "抽查人员数", "pool_digest": "名录库摘要",
+    "drawn": "抽取结果", "objects": "检查对象数", "rows": "行数", "filters": "筛选条件", "roles": "角色",
+    "via": "途径", "accounts_created": "新建账号", "bureaus_added": "新增审批主体", "bureaus_updated": "更新审批主体",
 }
+#: Display names of some stored values (the stored value stays as it is).
+VALUE_LABELS = {"web": _l("web page"), "api": _l("API"), "form": _l("web page"), "import": _l("import"),
+                "push": _l("push by an external system")}
+
+
+def reason_text(reason) -> str:
+    if not reason:
+        return ""
+    label = VALUE_LABELS.get(reason)
+    return str(label) if label is not None else reason
+
 
 
 def action_label(action) -> str:
@@ -77,6 +93,8 @@ def value_text(key, value) -> str:
         return "—"
     if key == "status" and value in STATUSES:
         return STATUSES[value]
+    if key == "via" and value in VALUE_LABELS:
+        return str(VALUE_LABELS[value])
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, (dict, list)):
@@ -170,11 +188,35 @@ def filtered(query, values: dict):
     return query
 
 
+OBJECT_LABELS = {"user": _l("User account"), "permit_type": _l("Permit type"),
+                 "spotcheck_plan": _l("Spot-check plan"), "bureau": _l("Bureau"), "audit_log": _l("Audit log")}
+
+
 def _object_label(rec) -> str:
     registry = current_app.extensions["permits"].registry
     if rec.obj_type in registry:
         return f"{registry[rec.obj_type].name} #{rec.obj_id}"
+    if rec.obj_type in OBJECT_LABELS:
+        kind = str(OBJECT_LABELS[rec.obj_type])
+        if rec.obj_type == "spotcheck_plan":
+            return f"{kind} #{rec.obj_id}"
+        return " ".join(x for x in (kind, rec.obj_id) if x)
     return " ".join(x for x in (rec.obj_type, rec.obj_id) if x)
+
+
+def _short(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[:n] + "…"
+
+
+def summary(rec, limit: int = 4) -> list[str]:
+    """A few short lines describing what a record changed, for the list."""
+    before, after = audit.loads(rec.before), audit.loads(rec.after)
+    if before is None and isinstance(after, dict) and len(after) > limit:
+        return [_("%(n)s fields entered", n=len(after))]
+    lines = []
+    for label, b, a in changes(rec)[:limit]:
+        lines.append(_short((f"{label}：" if label else "") + (a if b == "—" else f"{b} → {a}")))
+    return lines
 
 
 def changes(rec, ptype=None) -> list[tuple[str, str, str]]:
@@ -251,7 +293,7 @@ class AuditLogView(BaseView):
             "audit/list.html", title=_("Audit log"), rows=rows, total=total, page=page,
             pages=max((total + self.PAGE - 1) // self.PAGE, 1), filters=values, errors=errors, args=args,
             actions=[(a, action_label(a)) for a in actions], obj_types=obj_types, fmt=audit.format_local,
-            action_label=action_label, object_label=_object_label, changes=changes,
+            action_label=action_label, object_label=_object_label, summary=summary, reason_text=reason_text,
             results=RESULT_LABELS, kinds=ACTOR_KINDS)
 
     @expose("/<int:seq>")
@@ -261,6 +303,7 @@ class AuditLogView(BaseView):
         if rec is None:
             abort(404)
         return self.render_template("audit/show.html", title=_("Audit record %(seq)s", seq=seq), rec=rec,
+                                    reason_text=reason_text,
                                     fmt=audit.format_local, action_label=action_label, object_label=_object_label,
                                     changes=changes(rec, _registry_get(rec.obj_type)), results=RESULT_LABELS,
                                     kinds=ACTOR_KINDS, before=audit.loads(rec.before), after=audit.loads(rec.after))
@@ -323,7 +366,7 @@ def timeline(item, ptype, limit: int = 200) -> list[dict]:
             "seq": rec.seq, "at": audit.format_local(rec.at), "actor": rec.actor,
             "actor_kind": str(ACTOR_KINDS.get(rec.actor_kind, rec.actor_kind)), "actor_bureau": rec.actor_bureau,
             "action": action_label(rec.action), "code": rec.action, "result": rec.result,
-            "result_label": str(RESULT_LABELS.get(rec.result, rec.result)), "reason": rec.reason,
+            "result_label": str(RESULT_LABELS.get(rec.result, rec.result)), "reason": reason_text(rec.reason),
             "changes": [] if rec.action == "permit.create" else changes(rec, ptype),
             "created": changes(rec, ptype) if rec.action == "permit.create" and isinstance(after, dict) else [],
             "version": str(rec.obj_id) != str(item.id) and rec.obj_id,

@@ -441,7 +441,8 @@ class SpotCheckView(BaseView):
         replay_ok = replay_lines = None
         if request.args.get("replay") and plan.status != PLAN_DRAFT:
             replay_ok, replay_lines = replay(plan)
-        return self.render_template("audit/spotcheck_plan.html", plan=plan, title=plan.name,
+        bureaus = {b.code: b.name for b in db.session.execute(select(Bureau)).scalars()}
+        return self.render_template("audit/spotcheck_plan.html", plan=plan, title=plan.name, bureaus=bureaus,
                                     type_names=_type_names(), fmt=audit.format_local, admin=True,
                                     replay_ok=replay_ok, replay_lines=replay_lines,
                                     population=len(json.loads(plan.population or "[]")))
@@ -494,7 +495,9 @@ class SpotCheckTasksView(BaseView):
                                   .order_by(SpotCheckAssignment.id.desc())).scalars().all()
         plans = {p.id: p for p in db.session.execute(select(SpotCheckPlan).where(
             SpotCheckPlan.id.in_({a.plan_id for a in rows}))).scalars()} if rows else {}
+        bureaus = {b.code: b.name for b in db.session.execute(select(Bureau)).scalars()}
         return self.render_template("audit/spotcheck_mine.html", rows=rows, plans=plans, title=_("My spot checks"),
+                                    bureaus=bureaus,
                                     type_names=_type_names())
 
     @expose("/<int:pk>", methods=["GET", "POST"])
