@@ -121,16 +121,25 @@ def glyph_problems(ptype, permit) -> dict:
 
 # --- QR ---------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=256)
 def qr_png(data: str) -> bytes:
-    """The QR code (error correction M, 4-module quiet zone) as a crisp PNG."""
+    """The QR code (error correction M, best mask, 4-module quiet zone) as a crisp 1-bit PNG.
+
+    The module matrix comes from ``qrcode``; the image is drawn with Pillow
+    directly from it (qrcode's own image path is several times slower).
+    """
     import qrcode
+    from PIL import Image
     from qrcode.constants import ERROR_CORRECT_M
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=8, border=4)
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=1, border=4)
     qr.add_data(data)
     qr.make(fit=True)
-    img = qr.make_image(fill_color="black", back_color="white")
+    matrix = qr.get_matrix()          # includes the quiet zone
+    n = len(matrix)
+    img = Image.frombytes("L", (n, n), bytes(0 if dark else 255 for row in matrix for dark in row))
+    img = img.resize((n * 8, n * 8), Image.NEAREST).convert("1")
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
 
 
@@ -186,6 +195,30 @@ def policy(app=None):
     return ResourceAccessPolicy(allow_remote=False, base_dir=TEMPLATES, extra_roots=roots)
 
 
+def _cache_font_digests() -> None:
+    """xhtml2pdf 0.2.28 reads and MD5-hashes every @font-face file on every render (22 MB for
+    the two CJK fonts: ~60 % of a bare render).  The digest only tells whether a font name
+    still means the same file, so it is cached per (path, size, mtime)."""
+    from xhtml2pdf import context
+    original = getattr(context, "_file_digest", None)
+    if original is None or getattr(original, "_permits_cached", False):
+        return
+    cache: dict = {}
+
+    def _file_digest(name):
+        try:
+            st = os.stat(name)
+        except (OSError, TypeError):
+            return original(name)
+        key = (name, st.st_size, st.st_mtime_ns)
+        if key not in cache:
+            cache[key] = original(name)
+        return cache[key]
+
+    _file_digest._permits_cached = True
+    context._file_digest = _file_digest
+
+
 @lru_cache(maxsize=4)
 def _base_font(path: str) -> str:
     from reportlab.pdfbase import pdfmetrics
@@ -201,17 +234,20 @@ def html_to_pdf(html: str, resource_policy=None) -> bytes:
     from reportlab.platypus.tables import CellStyle
     from xhtml2pdf import pisa
     buf = io.BytesIO()
+    _cache_font_digests()
     base_font = _base_font(font_paths()[0])
     with _render_lock:   # rl_config is process-global
-        old = rl_config.invariant, rl_config.canvas_basefontname, CellStyle.fontname
+        old = rl_config.invariant, rl_config.canvas_basefontname, CellStyle.fontname, rl_config.useA85
         # reportlab's canvas and its table cells start in Helvetica, which is never embedded;
-        # start them in the embedded body font instead, so every font of the PDF is embedded
-        rl_config.invariant, rl_config.canvas_basefontname, CellStyle.fontname = 1, base_font, base_font
+        # start them in the embedded body font instead, so every font of the PDF is embedded.
+        # Binary streams (no ASCII85): smaller and faster.
+        rl_config.invariant, rl_config.canvas_basefontname, CellStyle.fontname, rl_config.useA85 = \
+            1, base_font, base_font, 0
         try:
             result = pisa.CreatePDF(html, dest=buf, encoding="utf-8",
                                     resource_policy=resource_policy or policy())
         finally:
-            rl_config.invariant, rl_config.canvas_basefontname, CellStyle.fontname = old
+            rl_config.invariant, rl_config.canvas_basefontname, CellStyle.fontname, rl_config.useA85 = old
     if result.err:
         raise RuntimeError(f"certificate rendering failed ({result.err} errors)")
     return buf.getvalue()
