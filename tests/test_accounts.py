@@ -286,3 +286,21 @@ def test_user_rest_api_applies_the_rules(app):
     login(clerk, CLERK, CLERK)
     _change(clerk, GOOD)
     assert clerk.get("/api/v1/security/users/", headers=api_token(clerk, CLERK, GOOD)).status_code in (401, 403)
+
+
+def test_security_api_is_on_and_its_schemas_build(app):
+    client = app.test_client()
+    headers = api_token(client)
+    for path in ("/api/v1/security/roles/", "/api/v1/security/permissions-resources/",
+                 "/api/v1/security/users/"):
+        resp = client.get(path, headers=headers)
+        assert resp.status_code == 200 and resp.json["count"] > 0, path
+    with app.app_context():
+        sm = app.appbuilder.sm
+        perm = sm.find_permission("can_list").id
+        view = sm.find_view_menu("UserDBModelView").id
+    # the permission/resource pair API loads the ids FAB 5.3 names as foreign keys
+    resp = client.get(f"/api/v1/security/permissions-resources/_info", headers=headers)
+    assert resp.status_code == 200
+    assert {f["name"] for f in resp.json["add_columns"]} == {"permission", "view_menu"}
+    assert perm and view
