@@ -260,3 +260,21 @@ def test_postgresql_refuses_update_and_delete(pg_url, make_app):
         assert _verify(app)[2] is None
         assert db.session.get(audit.AuditRecord, 1).actor == "permits-init" or \
             db.session.get(audit.AuditRecord, 1).actor != "x"
+
+
+def test_edit_with_the_sqlite3_tool_is_caught(app):
+    import shutil
+    import subprocess
+    tool = shutil.which("sqlite3")
+    if tool is None:
+        pytest.skip("the sqlite3 tool is not installed")
+    _fill(app, 4)
+    with app.app_context():
+        path = db.engine.url.database
+        db.session.remove()
+        db.engine.dispose()
+    subprocess.run([tool, path, "UPDATE audit_record SET reason = 'edited' WHERE seq = 3"], check=True)
+    from core.auditcli import audit_cli
+    out = app.test_cli_runner().invoke(audit_cli, ["verify"])
+    assert out.exit_code == 1
+    assert "seq 3 (changed)" in out.output
