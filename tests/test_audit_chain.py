@@ -62,6 +62,14 @@ def test_intact_chain_verifies_and_cli_prints_head(any_app):
     assert f"permits-audit-head:v1:{n}:sha256:{last}:" in out.output
     line = out.output.strip().splitlines()[-1]
     assert runner.invoke(audit_cli, ["verify", "--head", line]).exit_code == 0
+    # a signed head: the signature checks out for this line only
+    signed = runner.invoke(audit_cli, ["head", "--sign"])
+    assert signed.exit_code == 0, signed.output
+    line, signature = signed.output.strip().splitlines()[-2:]
+    assert signature.startswith("ed25519:")
+    assert runner.invoke(audit_cli, ["check-head", line, signature]).exit_code == 0
+    forged = line.replace(f":{n}:", f":{n + 1}:")
+    assert runner.invoke(audit_cli, ["check-head", forged, signature]).exit_code == 1
 
 
 def test_one_changed_byte_is_named(any_app):
