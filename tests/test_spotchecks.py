@@ -121,6 +121,17 @@ def test_plan_drawn_replayed_worked_and_published(any_app):
             data["attachment"] = (io.BytesIO("现场照片".encode()), "现场.txt")
         resp = c.post(f"/spotchecks/tasks/{task_id}", data=data, content_type="multipart/form-data")
         assert resp.status_code == 302, resp.get_data(as_text=True)
+    # the admin opens the attachment from the plan page; the download is audited
+    plan_page = admin.get(f"/spotchecks/{pk}").get_data(as_text=True)
+    assert "现场.txt" in plan_page
+    with app.app_context():
+        with_file = db.session.query(spotchecks.SpotCheckAssignment).filter(
+            spotchecks.SpotCheckAssignment.attachment_name.is_not(None)).first().id
+    got = admin.get(f"/spotchecks/tasks/{with_file}/attachment")
+    assert got.status_code == 200 and got.data == "现场照片".encode()
+    got.close()
+    [download] = records_of(app, "spotcheck.attachment")
+    assert download.actor == "admin" and json.loads(download.after)["attachment"] == "现场.txt"
     # an inspector cannot open someone else's task
     other = next(t for t in tasks if t[1] != tasks[0][1])
     assert clients[tasks[0][1]].get(f"/spotchecks/tasks/{other[0]}").status_code == 404
