@@ -192,7 +192,7 @@ def template_workbook(ptype) -> bytes:
             opts.cell(row=1, column=opt_col, value=f.label)
             for j, o in enumerate(options, start=2):
                 opts.cell(row=j, column=opt_col, value=o)
-            dv = DataValidation(type="list", formula1=f"={OPTIONS_SHEET}!${ol}$2:${ol}${len(options) + 1}",
+            dv = DataValidation(type="list", formula1=f"'{OPTIONS_SHEET}'!${ol}$2:${ol}${len(options) + 1}",
                                 allow_blank=not f.required, showErrorMessage=True,
                                 errorTitle="输入有误", error=f"{f.label}：请从下拉列表中选择")
             dv.add(f"{letter}2:{letter}{last}")
