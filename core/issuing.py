@@ -19,7 +19,7 @@ from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.api import expose as api_expose, safe
 from flask_appbuilder.security.decorators import protect
-from flask_babel import gettext as _
+from flask_babel import gettext as _, lazy_gettext as _l
 
 from . import certificates, numbering
 from .extensions import db
@@ -90,8 +90,9 @@ class IssueViewMixin:
             flash(_("Only issued permits can be changed"), "danger")
             return redirect(self._show_url(item))
         names = [f.name for f in self.ptype.all_fields]
+        form_class = self._change_form_class()
         if request.method == "POST":
-            form = self.edit_form.refresh(request.form)
+            form = form_class.refresh(request.form)
             if form.validate():
                 values = {n: form[n].data for n in names if n in form}
                 reason = (request.form.get("change_reason") or "").strip() or None
@@ -105,11 +106,27 @@ class IssueViewMixin:
                             number=issued.number, old=item.number), "success")
                     return redirect(self._show_url(issued.permit))
         else:
-            form = self.edit_form.refresh(obj=item)
-        widgets = self._get_edit_widget(form=form)
+            form = form_class.refresh(obj=item)
+        widgets = {"edit": self.edit_widget(
+            form=form, include_cols=list(self.edit_columns) + ["change_reason"],
+            fieldsets=list(self.edit_fieldsets) + [(_("Change"), {"fields": ["change_reason"]})])}
         return self.render_template(
             self.change_template, title=f"{self.ptype.name} · " + _("Change %(number)s", number=item.number),
             widgets=widgets, form_action=url_for(f"{self.endpoint}.change", pk=item.id), related_views=[])
+
+
+    def _change_form_class(self):
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from wtforms import StringField
+        from wtforms.validators import Optional
+        cls = getattr(type(self), "_permits_change_form", None)
+        if cls is None or cls.__bases__[0] is not self.edit_form:
+            cls = type("ChangeForm", (self.edit_form,), {"change_reason": StringField(
+                _l("Reason for the change"), validators=[Optional()], widget=BS3TextFieldWidget(),
+                description=_l("The change gets a new number; the current certificate becomes 已变更 "
+                               "and its verification page names the new number."))})
+            type(self)._permits_change_form = cls
+        return cls
 
 
 class IssueApiMixin:

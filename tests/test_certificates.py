@@ -185,6 +185,12 @@ def test_clerk_issues_prints_and_changes_on_the_pages(app):
     page = resp.get_data(as_text=True)
     assert "已变更：新版本证书编号" in page
     assert get_permit(app, pk).status == "changed"
+    from core.audit import AuditRecord
+    from core.extensions import db
+    with app.app_context():
+        rec = db.session.scalar(select(AuditRecord).where(AuditRecord.action == "permit.change")
+                                .order_by(AuditRecord.seq.desc()))
+        assert rec.reason == "用地范围调整" and rec.actor == "clerk_zy" and permit.number in rec.before
     # drafts cannot be printed, issued permits cannot be issued again
     assert "只有已发证" in client.get(f"/permits/land_use_permit/certificate/{new_draft(app)}.pdf",
                                       follow_redirects=True).get_data(as_text=True)
