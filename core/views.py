@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l, gettext as _
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import ValidationError
 
-from . import records, toggles
+from . import clock, records, toggles
 from .extensions import db
 from .models import STATUS_DRAFT, STATUSES, Bureau
 from .registry import Choice, Date, FieldError, Text, YesNo
@@ -141,6 +141,11 @@ class PermitModelView(IssueViewMixin, ModelView):
         records.audit_delete(self.ptype, item)
 
 
+def _who(user) -> str:
+    """A record's creator/changer: a user, or (for system jobs and pushes) see the history."""
+    return str(user) if user is not None else str(_l("System (see the history)"))
+
+
 def permit_view_class(ptype, model):
     """Build the FAB ModelView of one permit type from its declaration."""
     fields = ptype.all_fields
@@ -183,7 +188,9 @@ def permit_view_class(ptype, model):
         add_form_query_rel_fields={"bureau": [["code", ScopeFilter, None]]},
         base_filters=[["bureau_code", ScopeFilter, None]],
         formatters_columns={**{f.name: (lambda v, _f=f: _f.display(v)) for f in fields},
-                            "status": lambda v: STATUSES.get(v, v)},
+                            "status": lambda v: STATUSES.get(v, v),
+                            "created_on": lambda v: clock.format_local(v), "changed_on": lambda v: clock.format_local(v),
+                            "created_by": _who, "changed_by": _who},
         description_columns={f.name: f.help for f in fields if f.help},
     )
     cls = type(model.__name__ + "View", (PermitModelView,), attrs)
