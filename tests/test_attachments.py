@@ -229,3 +229,41 @@ def test_attachments_on_both_databases(any_app):
     assert resp.status_code == 201 and resp.json["result"]["kind"] == "ofd"
     assert client.get(f"/api/v1/attachments/{resp.json['id']}/file").status_code == 200
     assert len(audit_rows(any_app, "attachment.download")) == 1
+
+
+def test_certificate_and_attachment_list_print_as_one_pdf(app, clerk, tmp_path):
+    numbering = pytest.importorskip("core.numbering")
+    import subprocess
+    pk = new_permit(app, acquisition="出让")
+    upload(clerk, pk, PDF, "郑州市出让合同（2026）第12号.pdf", category=CONTRACT)
+    upload(clerk, pk, PNG, "总平面图.png", category="详细规划")
+    draft = clerk.get(f"/attachments/permit/{pk}/print.pdf", follow_redirects=True)
+    assert "只有已发证的许可才有证书" in draft.get_data(as_text=True)
+    with app.app_context():
+        from core.audit import acting_as
+        from core.extensions import db
+        from core.models import Permit
+        with acting_as("test", "job"):
+            numbering.issue_permit(db.session.get(Permit, pk))
+        number = db.session.get(Permit, pk).number
+    show = clerk.get(f"/permits/land_use_permit/show/{pk}").get_data(as_text=True)
+    assert 'id="print-with-attachments"' in show
+    resp = clerk.get(f"/attachments/permit/{pk}/print.pdf")
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    path = tmp_path / "all.pdf"
+    path.write_bytes(resp.data)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    assert number in text and "附件清单" in text
+    assert "郑州市出让合同" in text and "总平面图.png" in text      # long names wrap inside their cell
+    import hashlib
+    assert hashlib.sha256(PNG).hexdigest()[:32] in text
+
+    pages = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    assert int(pages.split("Pages:")[1].split()[0]) >= 2
+    prints = audit_rows(app, "permit.print")
+    assert prints[-1][0] == "zy_clerk" and "with_attachments" in prints[-1][4]
+    other = app.test_client()
+    make_user(app, "gy_clerk", "41018101")
+    login(other, "gy_clerk", CLERK_PASSWORD)
+    assert other.get(f"/attachments/permit/{pk}/print.pdf").status_code == 404
