@@ -214,13 +214,12 @@ def record(action: str, *, obj_type: str | None = None, obj_id=None, obj_bureau=
     # the hot row: taken last, held until the caller's commit
     seq, prev = session.execute(
         update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash), execution_options={"synchronize_session": False}).one()
+        .returning(AuditHead.seq, AuditHead.hash)).one()
     rec.at = utcnow()
     rec.seq = seq
     rec.prev_hash = prev
     rec.hash = compute_hash(rec, prev)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=rec.hash, at=rec.at),
-                    execution_options={"synchronize_session": False})
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=rec.hash, at=rec.at))
     session.add(rec)
     session.flush()
     return rec
@@ -327,7 +326,7 @@ def verify(session=None, batch: int = 5000, expect: tuple[int, str] | None = Non
     catches even a chain rewritten from some point on with hashes recomputed.
     """
     session = session or db.session
-    the_head = head(session)
+    the_head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     head_seq = the_head.seq if the_head is not None else None
     expected_seq, prev = 1, GENESIS
     count = 0
