@@ -238,3 +238,28 @@ def test_api_issue_print_and_change(app):
     refused = client.post(f"/api/v1/permits/land_use_permit/{glyph}/issue", headers=headers)
     assert refused.status_code == 422 and "鿏" in refused.json["message"]["holder"][0]
     assert get_permit(app, glyph).number is None
+
+
+@needs_poppler
+def test_a_sixth_type_plugin_issues_and_prints_with_its_own_template(make_app, tmp_path):
+    builtins = ["plugins.site_selection", "plugins.land_use_permit", "plugins.construction_permit",
+                "plugins.rural_permit", "plugins.verification"]
+    app = make_app(PERMIT_PLUGINS=builtins + ["fake_plugins.hot_work"])
+    from core import audit, records
+    from core.extensions import db
+    with app.app_context():
+        state = app.extensions["permits"]
+        ptype, model = state.registry["hot_work"], state.models["hot_work"]
+        values, errors = ptype.clean({"project_name": "厂区检修", "holder": "某化工厂", "location": "某工业园",
+                                      "applicant": "某化工厂", "site_area": "1.5亩", "level": "一级"})
+        assert not errors
+        with audit.acting_as("test", "job"):
+            pk = records.create(ptype, model, values, "41010201").id
+            db.session.commit()
+    number, _url, payload = issue(app, pk, today=dt.date(2025, 2, 3))
+    assert number == "火字第4101022025DH0000001号"
+    pdf = tmp_path / "hot.pdf"
+    pdf.write_bytes(_pdf(app, pk))
+    text = _run("pdftotext", "-enc", "UTF-8", str(pdf), "-").decode("utf-8")
+    assert "动火作业许可" in text and number in text and "1000.00" in text
+    assert app.test_client().get("/api/v1/verify/" + payload).json["status"] == "valid"
