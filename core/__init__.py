@@ -76,7 +76,10 @@ def init_plugins(app: Flask) -> None:
 
 
 def init_appbuilder(app: Flask) -> None:
+    import logging
     from flask_appbuilder import AppBuilder
+    # FAB's security API logs a warning per unsupported filter column at every start
+    logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
     from .extensions import db
     from .dbsetup import install_sqlite_begin
     install_sqlite_begin(db.engine)

@@ -39,12 +39,34 @@ def role_definitions(registry) -> dict[str, list[tuple[str, str]]]:
     return {ROLE_CLERK: clerk, ROLE_CITY: city, ROLE_INSPECTOR: inspector}
 
 
+def ensure_permissions(appbuilder) -> None:
+    """Create every (permission, view) pair the registered views use, and every menu permission.
+
+    Several views share one permission name (a type's pages, its REST API and its import API
+    all use the type code), so FAB's own ``add_permissions(update_perms=True)``, which prunes
+    a view name's permissions to those of whichever view it looks at, is not used: the union
+    of all views' permissions is created, and nothing is pruned.
+    """
+    sm = appbuilder.sm
+    wanted: dict[str, set] = {}
+    for view in appbuilder.baseviews:
+        wanted.setdefault(view.class_permission_name, set()).update(view.base_permissions or ())
+    for view_name, perms in sorted(wanted.items()):
+        for perm in sorted(perms):
+            sm.add_permission_view_menu(perm, view_name)
+    for item in appbuilder.menu.get_list():
+        sm.add_permissions_menu(item.name)
+        for child in item.childs or ():
+            if child.name != "-":
+                sm.add_permissions_menu(child.name)
+
+
 def sync_roles(appbuilder, registry) -> list[str]:
     """Create the roles and set each one's permissions to exactly its definition."""
     sm = appbuilder.sm
     admin = sm.find_role(sm.auth_role_admin) or sm.add_role(sm.auth_role_admin)
     sm.find_role(sm.auth_role_public) or sm.add_role(sm.auth_role_public)
-    appbuilder.add_permissions(update_perms=True)
+    ensure_permissions(appbuilder)
     # the admin role holds every permission there is
     for pv in sm.session.query(sm.permissionview_model).all():
         if pv not in admin.permissions:
