@@ -55,7 +55,8 @@ from .scope import ROLE_CITY, ROLE_CLERK, current_actor, may_see_bureau
 DATA_SHEET = "许可信息"
 HELP_SHEET = "填写说明"
 OPTIONS_SHEET = "选项"
-TEMPLATE_ROWS = 2000          # rows prepared with formats and drop-downs
+TEMPLATE_ROWS = 5000          # rows covered by the drop-down lists
+FORMATTED_ROWS = 500          # rows whose cells carry the text/date format (the column carries it too)
 MAX_ROWS = 20000
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SCI = re.compile(r"^[+-]?\d+(\.\d+)?[eE][+-]?\d+$")
@@ -183,7 +184,7 @@ def template_workbook(ptype) -> bytes:
             number_format = "yyyy-mm-dd"
         if number_format:
             ws.column_dimensions[letter].number_format = number_format
-            for r in range(2, last + 1):
+            for r in range(2, FORMATTED_ROWS + 2):
                 ws.cell(row=r, column=i).number_format = number_format
         if isinstance(kind, (Choice, YesNo)):
             options = kind.options if isinstance(kind, Choice) else ("是", "否")

@@ -130,14 +130,15 @@ def test_filled_template_imports_five_drafts(app, clerk):
 def test_one_bad_row_among_a_thousand_saves_nothing_and_is_named(app, clerk):
     rows = [good_row(i) for i in range(1, 1001)]
     rows[736]["受理日期"] = "2026-02-30"
-    resp = upload_page(clerk, fill(get_template(clerk), rows))
+    data = fill(get_template(clerk), rows)
+    resp = upload_page(clerk, data)
     html = resp.get_data(as_text=True)
     assert resp.status_code == 422
     assert "发现 1 处错误，整张表均未保存" in html
     assert permit_count(app) == 0 and audit_rows(app, "import") == []
     # the API gives the same report as JSON
     api = client_api(app)
-    result = api.post(f"/api/v1/permits/{CP}/import", data={"file": (io.BytesIO(fill(get_template(clerk), rows)), "x.xlsx")},
+    result = api.post(f"/api/v1/permits/{CP}/import", data={"file": (io.BytesIO(data), "x.xlsx")},
                       headers=api.headers, content_type="multipart/form-data")
     assert result.status_code == 422
     (error,) = result.json["errors"]
