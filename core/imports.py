@@ -596,7 +596,8 @@ def _append_audit_batch(entries: list[dict]) -> None:
         return
     session = db.session
     name, kind, bureau = audit.current_actor_identity()
-    algo = (current_app.config.get("PERMITS_AUDIT_HASH") or "sha256").lower()
+    algo = audit.configured_algorithm() if hasattr(audit, "configured_algorithm") else \
+        (current_app.config.get("PERMITS_AUDIT_HASH") or "sha256").lower()
     client = audit.client_address()
     n = len(entries)
     end, prev = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n)

@@ -357,7 +357,7 @@ class ProjectsPushApi(BaseApi):
         if bureau_code not in system.bureau_list:
             message = _("This system may not write for bureau %(code)s", code=bureau_code)
             with audit.acting_as(system.name, "system", None):
-                audit.record("api.push", obj_type=ptype.code, obj_bureau=bureau_code[:8], result="failure",
+                audit.record("api.push", obj_type=ptype.code, obj_bureau=bureau_code[:8], result="refused",
                              reason=message, after={"record_id": str(data.get("record_id"))[:100]})
             db.session.commit()
             return self._error(403, message)

@@ -374,3 +374,24 @@ def test_import_on_both_databases(any_app):
     assert len(saved) == 30 and saved[-1].project_name == "郑州市第30中学教学楼"
     assert len(audit_rows(any_app, "permit.create")) == 30
     assert chain_ok(any_app)[1] is None
+
+
+def test_batch_audit_records_equal_single_appends_with_sm3(make_app):
+    """The import appends its audit records in one batch; the chain must verify as if appended one by one."""
+    app = make_app(PERMITS_AUDIT_HASH="sm3")
+    make_user(app, "zy_clerk", "41010201")
+    client = app.test_client()
+    login(client, "zy_clerk", CLERK_PASSWORD)
+    assert upload_page(client, fill(get_template(client), [good_row(i) for i in range(1, 4)])).status_code == 200
+    with app.app_context():
+        from core import audit
+        from core.audit import AuditRecord
+        from core.extensions import db
+        records = list(db.session.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
+        assert {r.algo for r in records} == {"sm3"}
+        for rec in records:
+            assert audit.compute_hash(rec, rec.prev_hash) == rec.hash
+        seqs = [r.seq for r in records]
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert [r.action for r in records[-4:]] == ["permit.create"] * 3 + ["import"]
+    assert chain_ok(app)[1] is None
