@@ -430,7 +430,7 @@ class AttachmentsApi(BaseApi):
     class_permission_name = "attachments"
     method_permission_name = {"list_files": "download", "upload_file": "upload", "download": "download",
                               "delete_file": "delete"}
-    allow_browser_login = True
+    allow_browser_login = False   # REST by token only
 
     @expose("/permit/<int:pk>", methods=["GET"])
     @protect()

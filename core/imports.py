@@ -897,7 +897,7 @@ class PermitImportApi(BaseApi):
     """Per type: ``GET …/template.xlsx`` and ``POST …/import`` (subclassed per type by :func:`import_api_class`)."""
 
     ptype = None
-    allow_browser_login = True
+    allow_browser_login = False   # REST by token only
     method_permission_name = {"template": "list", "import_file": "add"}
 
     @expose("/template.xlsx", methods=["GET"])

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from conftest import SAMPLES, login
+from conftest import ADMIN_PASSWORD, SAMPLES, api_token, login as form_login
 from filing_support import CLERK_PASSWORD, audit_rows, make_user
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -18,6 +18,13 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200
 DWG = b"AC1032" + b"\x00" * 64
 CONTRACT = "国有建设用地使用权出让合同或划拨决定书"
+
+
+def login(client, username="admin", password=ADMIN_PASSWORD):
+    """Log in through the form (pages) and carry a bearer token (the REST API takes tokens only)."""
+    resp = form_login(client, username, password)
+    client.environ_base["HTTP_AUTHORIZATION"] = api_token(client, username, password)["Authorization"]
+    return resp
 
 
 def zip_with(*names):
