@@ -29,7 +29,7 @@ class _Page(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
-        if tag in ("script", "style"):
+        if tag in ("script", "style", "code", "pre"):     # code, hashes, keys: data, not labels
             self._skip += 1
         for key in ("href", "src", "action"):
             if attrs.get(key):
@@ -42,7 +42,7 @@ class _Page(HTMLParser):
                     self.text.append(attrs[key])
 
     def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._skip:
+        if tag in ("script", "style", "code", "pre") and self._skip:
             self._skip -= 1
 
     def handle_data(self, data):
