@@ -225,6 +225,43 @@ def record(action: str, *, obj_type: str | None = None, obj_id=None, obj_bureau=
     return rec
 
 
+def record_many(entries: list[dict], *, actor=None, session=None) -> list[AuditRecord]:
+    """Append several records at once (bulk imports): one head bump for the batch.
+
+    Each entry holds the keyword arguments of :func:`record` (``action``,
+    ``obj_type``, ``obj_id``, ``obj_bureau``, ``before``, ``after``, ``reason``,
+    ``result``); every record is exactly what :func:`record` would write.
+    """
+    if not entries:
+        return []
+    session = session or db.session
+    name, kind, bureau = actor or current_actor_identity()
+    if not name:
+        raise ValueError("an audit record needs an actor")
+    algo = configured_algorithm()
+    client = client_address()
+    n = len(entries)
+    end, prev = session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n)
+        .returning(AuditHead.seq, AuditHead.hash)).one()
+    at = utcnow()
+    out = []
+    for offset, e in enumerate(entries, start=end - n + 1):
+        obj_id = e.get("obj_id")
+        rec = AuditRecord(seq=offset, at=at, actor=str(name), actor_kind=kind, actor_bureau=bureau,
+                          client_addr=client, action=e["action"], obj_type=e.get("obj_type"),
+                          obj_id=None if obj_id is None else str(obj_id), obj_bureau=e.get("obj_bureau"),
+                          before=dumps(e.get("before")), after=dumps(e.get("after")), reason=e.get("reason"),
+                          result=e.get("result", "success"), algo=algo)
+        rec.prev_hash = prev
+        rec.hash = prev = compute_hash(rec, prev)
+        out.append(rec)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev, at=at))
+    session.add_all(out)
+    session.flush()
+    return out
+
+
 def ensure_head(session=None) -> None:
     session = session or db.session
     if session.get(AuditHead, 1) is None:

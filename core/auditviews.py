@@ -61,7 +61,7 @@ ACTOR_KINDS = {"user": _l("User"), "system": _l("External system"), "job": _l("S
                "anonymous": _l("Anonymous")}
 #: Labels of keys that are not declared fields.
 KEY_LABELS = {
-    "status": "状态", "number": "编号", "issued_on": "发证日期", "revoked_on": "撤销日期", "revoke_reason": "撤销理由",
+    "status": "状态", "number": "编号", "issued_on": "发证日期", "revoked_on": "撤销日期", "revoke_reason": "撤销原因",
     "revoke_doc": "撤销决定文号", "version": "版本", "trial": "试运行", "digest": "摘要", "enabled": "启用",
     "bureau_code": "审批主体", "result": "检查结果", "notes": "检查说明", "plan": "抽查计划",
     "attachment": "附件", "attachment_sha256": "附件摘要", "name": "名称", "issued_from": "发证日期起",

@@ -325,6 +325,21 @@ def test_unknown_algorithm_refused(app):
         audit.record("x.y")
 
 
+def test_batch_append(chain_app):
+    app = chain_app
+    start = _fill(app, 1)
+    with app.app_context():
+        with audit.acting_as("import-job", "job"):
+            recs = audit.record_many([{"action": "permit.import", "obj_type": "thing", "obj_id": i,
+                                       "after": {"名称": f"导入{i}"}} for i in range(50)])
+            db.session.commit()
+        assert [r.seq for r in recs] == list(range(start + 1, start + 51))
+        assert audit.head().seq == start + 50 and audit.head().hash == recs[-1].hash
+    assert _verify(app)[2] is None
+    _fill(app, 1)
+    assert _verify(app)[0] == start + 51
+
+
 def test_times_are_utc_and_shown_in_shanghai():
     import datetime as dt
     assert audit.format_local(dt.datetime(2026, 12, 3, 16, 30, 0)) == "2026-12-04 00:30:00"
