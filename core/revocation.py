@@ -73,7 +73,7 @@ def revoke(permit, reason, doc, user=None) -> None:
     """Revoke ``permit`` (audited ``permit.revoke``) and commit; raise :class:`RevocationError`."""
     if not may_revoke(permit, user):
         audit.record("permit.revoke", obj_type=permit.type_code, obj_id=permit.id, obj_bureau=permit.bureau_code,
-                     result="refused", reason=_("Not allowed to revoke this permit"))
+                     result="refused", reason="无权撤销此许可")
         db.session.commit()
         raise RevocationError({"permit": [_("You may not revoke permits of this bureau")]}, status=403)
     if permit.status not in REVOCABLE:
@@ -104,6 +104,13 @@ def revoke(permit, reason, doc, user=None) -> None:
     db.session.commit()
 
 
+def _refuse_hidden(permit) -> None:
+    """Record an attempt on a permit outside the actor's scope (the actor is answered 404)."""
+    audit.record("permit.revoke", obj_type=permit.type_code, obj_id=permit.id, obj_bureau=permit.bureau_code,
+                 result="refused", reason="不在操作者的管辖范围内")
+    db.session.commit()
+
+
 def _load(code, pk):
     state = current_app.extensions["permits"]
     if code not in state.models:
@@ -127,6 +134,7 @@ class RevocationView(BaseView):
     def revoke(self, code, pk):
         state, permit = _load(code, pk)
         if not may_see_bureau(permit.bureau_code) and not is_province(current_actor()):
+            _refuse_hidden(permit)
             abort(404)
         try:
             revoke(permit, request.form.get("reason"), request.form.get("decision_no"))
@@ -186,7 +194,10 @@ class RevocationApi(BaseApi):
         if code not in state.models:
             return self.response_404()
         permit = db.session.get(state.models[code], pk)
-        if permit is None or not (is_province(current_actor()) or may_see_bureau(permit.bureau_code)):
+        if permit is None:
+            return self.response_404()
+        if not (is_province(current_actor()) or may_see_bureau(permit.bureau_code)):
+            _refuse_hidden(permit)
             return self.response_404()
         data = request.get_json(silent=True)
         if not isinstance(data, dict):

@@ -80,14 +80,16 @@ def test_city_reviewer_revokes_own_city_only(app):
     body = {"reason": "规划条件已调整", "decision_no": "郑自然资撤〔2026〕2号"}
     assert client.post(f"/api/v1/permits/land_use_permit/{other}/revoke", json=body, headers=headers).status_code == 404
     assert _permit(app, other).status == "issued"
+    [refused] = records_of(app, "permit.revoke", result="refused")     # the attempt is on record
+    assert refused.actor == "zz_city" and refused.obj_id == str(other)
     resp = client.post(f"/api/v1/permits/land_use_permit/{zz}/revoke", json=body, headers=headers)
     assert resp.status_code == 200, resp.json
     assert resp.json["result"]["status"] == "revoked"
-    [rec] = records_of(app, "permit.revoke")
+    [rec] = records_of(app, "permit.revoke", result="success")
     assert rec.actor == "zz_city" and rec.reason == "规划条件已调整"
     # revoked once is revoked: a second try is refused, nothing recorded
     assert client.post(f"/api/v1/permits/land_use_permit/{zz}/revoke", json=body, headers=headers).status_code == 409
-    assert len(records_of(app, "permit.revoke")) == 1
+    assert len(records_of(app, "permit.revoke", result="success")) == 1
 
 
 def test_clerk_may_not_revoke(app):
