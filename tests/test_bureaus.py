@@ -222,3 +222,12 @@ def test_unreadable_file_is_refused_in_chinese(empty_app, tmp_path):
     path.write_text("没有表头\n1\t2\t3\n", encoding="utf-8")
     result = empty_app.test_cli_runner().invoke(bureaus.import_bureaus_command, [str(path)])
     assert result.exit_code != 0 and "找不到表头" in result.output
+
+
+def test_the_clean_seed_imports_without_a_defect(empty_app):
+    out = _import(empty_app, SEEDS / "bureaus.csv")
+    for section in ("市县栏空白、按用户名补全的行（0 行）", "完全重复的行（只导入一次）（0 处）",
+                    "同一审批主体重复列出（只导入一次）（0 处）", "未导入、未建账户（0 个）", "已拒绝（0 行）",
+                    "需要核对的警告（0 条）"):
+        assert section in out, section
+    assert "已新增 159 个" in out
