@@ -278,3 +278,24 @@ def test_no_default_secret(make_app, tmp_path):
     assert (tmp_path / "one" / "secret_key").stat().st_mode & 0o077 == 0
     import core.config as cfg
     assert not hasattr(cfg, "SECRET_KEY") and not hasattr(cfg, "JWT_SECRET_KEY")
+
+
+def test_search_and_api_filters_do_not_reach_another_bureau(app):
+    _make_b_records(app)
+    ui_query = f"?_flt_2_project_name={MARK}"
+    api_query = "?q=(filters:!((col:project_name,opr:ct,value:'" + MARK + "')))"
+    admin, clerk = app.test_client(), app.test_client()
+    login(admin, "admin")
+    login(clerk, A, A_PASSWORD)
+    admin_token = api_token(app.test_client())
+    clerk_token = api_token(app.test_client(), A, A_PASSWORD)
+    for code in [t.code for t in app.extensions["permits"].registry]:
+        name = f"{MARK}{code}项目"          # the query itself is echoed in the page: look for the record
+        # the province admin finds B's records with these very queries ...
+        assert name in admin.get(f"/permits/{code}/list/{ui_query}").get_data(as_text=True)
+        found = admin.get(f"/api/v1/permits/{code}/{api_query}", headers=admin_token).json
+        assert found["count"] == 2, found
+        # ... the clerk of A does not
+        assert name not in clerk.get(f"/permits/{code}/list/{ui_query}").get_data(as_text=True)
+        found = clerk.get(f"/api/v1/permits/{code}/{api_query}", headers=clerk_token).json
+        assert found["count"] == 0 and MARK not in str(found["result"])
