@@ -48,6 +48,22 @@ def redact_personal(text: str | None) -> str:
     return _PHONE.sub(lambda m: m.group(0)[:3] + "****" + m.group(0)[-4:], text)
 
 
+def check_csrf() -> None:
+    """Refuse (400) a page form posted without its CSRF token.
+
+    FAB checks tokens only in its WTForms forms; plain forms of these pages
+    check theirs here (the REST API uses tokens, not cookies, and needs none).
+    """
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        abort(400)
+
+
 def today_local() -> dt.date:
     return audit.to_local(dt.datetime.now(dt.timezone.utc)).date()
 
@@ -132,6 +148,7 @@ class RevocationView(BaseView):
     @expose("/<code>/<int:pk>", methods=["POST"])
     @has_access
     def revoke(self, code, pk):
+        check_csrf()
         state, permit = _load(code, pk)
         if not may_see_bureau(permit.bureau_code) and not is_province(current_actor()):
             _refuse_hidden(permit)

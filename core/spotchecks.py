@@ -40,7 +40,7 @@ from sqlalchemy.orm import relationship
 from . import audit
 from .extensions import db
 from .models import STATUS_ISSUED, Bureau, Permit, PermitUser, utcnow
-from .revocation import redact_personal
+from .revocation import check_csrf, redact_personal
 from .roles import EXTRA
 from .scope import ROLE_INSPECTOR, current_actor, is_province
 
@@ -423,6 +423,7 @@ class SpotCheckView(BaseView):
     def new(self):
         errors, values = {}, {}
         if request.method == "POST":
+            check_csrf()
             values, errors = clean_plan(request.form)
             if not errors:
                 plan = create_plan(values)
@@ -450,6 +451,7 @@ class SpotCheckView(BaseView):
     @expose("/<int:pk>/draw", methods=["POST"])
     @has_access
     def draw_plan(self, pk):
+        check_csrf()
         plan = db.session.get(SpotCheckPlan, pk) or abort(404)
         try:
             run_draw(plan)
@@ -462,6 +464,7 @@ class SpotCheckView(BaseView):
     @expose("/<int:pk>/close", methods=["POST"])
     @has_access
     def close(self, pk):
+        check_csrf()
         plan = db.session.get(SpotCheckPlan, pk) or abort(404)
         try:
             close_plan(plan)
@@ -506,6 +509,7 @@ class SpotCheckTasksView(BaseView):
         a = self._own(pk)
         plan = db.session.get(SpotCheckPlan, a.plan_id)
         if request.method == "POST":
+            check_csrf()
             try:
                 record_finding(a, request.form.get("result"), request.form.get("notes"),
                                request.files.get("attachment"))

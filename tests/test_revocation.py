@@ -167,3 +167,23 @@ def _other_city_bureau(app):
     with app.app_context():
         city = db.session.get(Bureau, "41010201").city
         return db.session.execute(select(Bureau.code).where(Bureau.city != city)).scalars().first()
+
+
+def test_forms_and_api_work_with_csrf_protection(make_app):
+    import re
+    app = make_app(WTF_CSRF_ENABLED=True)
+    pk = issued_permit(app)
+    client = app.test_client()
+    login(client)
+    page = client.get(f"/permits/land_use_permit/show/{pk}").get_data(as_text=True)
+    form = page[page.index('id="revoke-form"'):]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    body = {"reason": "违法取得", "decision_no": "豫自然资撤〔2026〕3号"}
+    assert client.post(f"/revocation/land_use_permit/{pk}", data=body).status_code == 400   # no token
+    assert _permit(app, pk).status == "issued"
+    assert client.post(f"/revocation/land_use_permit/{pk}", data={**body, "csrf_token": token}).status_code == 302
+    assert _permit(app, pk).status == "revoked"
+    other = issued_permit(app, serial=2)
+    api = app.test_client()
+    resp = api.post(f"/api/v1/permits/land_use_permit/{other}/revoke", json=body, headers=api_token(api))
+    assert resp.status_code == 200, resp.get_data(as_text=True)

@@ -214,3 +214,17 @@ def test_plan_pages_are_admin_only(app):
     assert c.get("/spotchecks/tasks/").status_code == 200
     resp = c.get("/spotchecks/")
     assert resp.status_code == 302 or "抽查计划" not in resp.get_data(as_text=True)
+
+
+def test_plan_forms_need_their_csrf_token(make_app):
+    import re
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    login(client)
+    data = {"name": "计划", "issued_from": "2026-01-01", "issued_to": "2026-12-31"}
+    assert client.post("/spotchecks/new", data=data).status_code == 400
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      client.get("/spotchecks/new").get_data(as_text=True)).group(1)
+    assert client.post("/spotchecks/new", data={**data, "csrf_token": token}).status_code == 302
+    assert client.post("/spotchecks/1/draw").status_code == 400
+    assert client.post("/spotchecks/1/close").status_code == 400
