@@ -132,10 +132,21 @@ def _city_reviewer(app):
     return "zz-review"
 
 
-@pytest.mark.parametrize("actor", ["clerk", "city"])
+def _inspector(app):
+    """A 抽查人员 with no spot check assigned: sees no bureau's records."""
+    with app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.add_user("inspector-1", "抽查", "人员", "inspector-1@example.invalid", sm.find_role("抽查人员"),
+                           A_PASSWORD)
+        user.must_change_password = False
+        db.session.commit()
+    return "inspector-1"
+
+
+@pytest.mark.parametrize("actor", ["clerk", "city", "inspector"])
 def test_every_route_refuses_another_bureaus_records(app, actor):
     type_records, user_b, seq = _make_b_records(app)
-    name = A if actor == "clerk" else _city_reviewer(app)
+    name = {"clerk": lambda: A, "city": lambda: _city_reviewer(app), "inspector": lambda: _inspector(app)}[actor]()
     before = _snapshot(app)
     assert len(before) == 2 * len(type_records)
     client = app.test_client()
@@ -166,8 +177,8 @@ def test_every_route_refuses_another_bureaus_records(app, actor):
     assert walked > 300
     assert not failures, "\n".join(failures)
     assert _snapshot(app) == before
-    # the lists answer, without B's records
-    assert client.get("/permits/land_use_permit/list/").status_code == 200
+    # the lists answer (to those who may list), without B's records
+    assert client.get("/permits/land_use_permit/list/").status_code == (403 if actor == "inspector" else 200)
 
 
 def test_city_reviewer_sees_its_city_only(app):
