@@ -30,7 +30,9 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import AuthDBView as _FabAuthDBView
 from flask_appbuilder.security.views import ResetMyPasswordView as _FabResetMyPasswordView
 from flask_appbuilder.security.views import ResetPasswordView as _FabResetPasswordView
+from flask_appbuilder.security.views import RoleModelView as _FabRoleModelView
 from flask_appbuilder.security.views import UserDBModelView as _FabUserDBModelView
+from flask_appbuilder.security.views import UserGroupModelView as _FabUserGroupModelView
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_babel import gettext as _, lazy_gettext as _l
 from flask_login import login_user
@@ -304,8 +306,21 @@ class PermissionViewMenuApi(_FabPermissionViewMenuApi):
     edit_columns = ["permission", "view_menu"]
 
 
+class RoleModelView(_FabRoleModelView):
+    label_columns = dict(_FabRoleModelView.label_columns, user=_l("Users"), groups=_l("Groups"))
+
+
+class UserGroupModelView(_FabUserGroupModelView):
+    label_columns = {"name": _l("Name"), "label": _l("Label"), "description": _l("Description"),
+                     "users": _l("Users"), "roles": _l("Roles")}
+
+
 class PermitsSecurityManager(SecurityManager):
     user_model = PermitUser
+    rolemodelview = RoleModelView
+    groupmodelview = UserGroupModelView
+    # FAB's login-count chart is English-only and says nothing the audit list does not
+    userstatschartview = None
     authdbview = AuthDBView
     userdbmodelview = UserDBModelView
     resetmypasswordview = ResetMyPasswordView

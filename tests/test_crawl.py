@@ -18,7 +18,8 @@ ALLOWED = {"English", "JSON", "API", "PDF", "QR", "Excel", "xlsx", "csv", "CSV",
            "local", "Public", "zh", "en", "cn", "gb", "Hn", "JWT", "HTTP", "IP", "None"}
 WORD = re.compile(r"[A-Za-z]{3,}")
 #: type codes, view names and FAB permission names ("can edit on rural_permit") are data, not labels
-IDENTIFIER = re.compile(r"^([a-z0-9]+(_[a-z0-9]+)+|[A-Z][a-z]+([A-Z][a-z]+)+|(can|menu) [a-z_ ]+ on \S+|\S+@\S+)$")
+IDENTIFIER = re.compile(r"^([a-z0-9]+(_[a-z0-9]+)+|[A-Z][a-z]+([A-Z][a-z]+)+|\S+@\S+"
+                        r"|\[?([a-z][a-z_ ]* on [^,\]]+(, )?)+\]?)$")
 
 
 class _Page(HTMLParser):
@@ -72,6 +73,21 @@ def test_crawl_admin_pages(app):
     client = app.test_client()
     login(client)
     _seed_records(client)
+    _crawl(client, minimum_pages=20)
+
+
+def test_crawl_clerk_pages(app):
+    from numbering_support import CLERK_PASSWORD, make_user
+    admin = app.test_client()
+    login(admin)
+    _seed_records(admin)
+    make_user(app, "crawl_clerk", "41010201")
+    clerk = app.test_client()
+    login(clerk, "crawl_clerk", CLERK_PASSWORD)
+    _crawl(clerk, minimum_pages=10)
+
+
+def _crawl(client, minimum_pages):
     seen, queue, problems = set(), ["/"], []
     external_refs = []
     while queue and len(seen) < 400:
@@ -102,6 +118,6 @@ def test_crawl_admin_pages(app):
             absolute = urljoin(url, link)
             if urlparse(absolute).netloc in ("", "localhost") and not link.startswith(("#", "javascript:")):
                 queue.append(urlparse(absolute).path + (("?" + urlparse(absolute).query) if urlparse(absolute).query else ""))
-    assert len(seen) > 20, sorted(seen)
+    assert len(seen) > minimum_pages, sorted(seen)
     assert external_refs == [], "\n".join(external_refs)
     assert problems == [], "\n".join(sorted(set(problems))[:300])
