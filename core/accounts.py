@@ -29,7 +29,6 @@ import secrets
 import string
 from functools import lru_cache
 from importlib import resources
-from zoneinfo import ZoneInfo
 
 import click
 from flask import current_app, g, redirect, request, url_for
@@ -38,7 +37,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
 
-from . import audit
+from . import audit, clock
 from .extensions import db
 from .models import PermitUser, utcnow
 from .scope import ROLE_CLERK
@@ -142,7 +141,7 @@ def ensure_bureau_account(sm, bureau, record: bool = True) -> bool:
 # --- the first-password deadline ---------------------------------------------------------------
 
 def today() -> dt.date:
-    return dt.datetime.now(ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")).date()
+    return clock.local_today()
 
 
 def go_live() -> dt.date | None:

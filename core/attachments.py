@@ -33,7 +33,7 @@ from flask_appbuilder.api import BaseApi, protect
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, select
 
-from . import audit, roles
+from . import audit, clock, roles
 from .extensions import db
 from .models import STATUS_DRAFT, Permit, utcnow
 from .scope import ROLE_CITY, ROLE_CLERK, restrict
@@ -130,13 +130,8 @@ def clean_filename(name: str) -> str:
 
 
 def local_time(value, fmt="%Y-%m-%d %H:%M") -> str:
-    """A stored UTC time as shown to users (the configured time zone, Asia/Shanghai by default)."""
-    if value is None:
-        return "—"
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime(fmt)
+    """A stored UTC time as shown to users."""
+    return clock.format_local(value, fmt, blank="—")
 
 
 def content_disposition(filename: str) -> str:

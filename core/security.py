@@ -40,7 +40,7 @@ from werkzeug.security import check_password_hash
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
-from . import accounts, audit
+from . import accounts, audit, clock
 from .extensions import db
 from .models import Bureau, PermitUser, utcnow
 
@@ -139,13 +139,8 @@ def _yes_no(value):
 
 
 def _local_time(value):
-    """A stored UTC time as Asia/Shanghai time for display; empty for none."""
-    if value is None:
-        return ""
-    import datetime as dt
-    from zoneinfo import ZoneInfo
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    """A stored UTC time as local time for display; empty for none."""
+    return clock.format_local(value, "%Y-%m-%d %H:%M")
 
 
 class UserDBModelView(_FabUserDBModelView):
