@@ -83,6 +83,10 @@ def init_appbuilder(app: Flask) -> None:
     from .extensions import db
     from .dbsetup import install_sqlite_begin
     install_sqlite_begin(db.engine)
+    from flask_wtf.csrf import CSRFProtect
+    # every page form needs its token; FAB exempts its REST APIs (token-authenticated) itself,
+    # which is why this must come before the AppBuilder registers them
+    CSRFProtect(app)
     appbuilder = AppBuilder(update_perms=app.config.get("FAB_UPDATE_PERMS", False))
     appbuilder.indexview = _index_view()
     appbuilder.init_app(app, db.session)

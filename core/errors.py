@@ -36,6 +36,13 @@ def _respond(code, message):
 
 
 def register(app) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return _respond(400, _("This form has expired or did not come from this system. Go back, reload the "
+                               "page and submit it again."))
+
     @app.errorhandler(HTTPException)
     def _http(exc):
         code = exc.code or 500
