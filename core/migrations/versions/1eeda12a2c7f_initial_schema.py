@@ -1,15 +1,15 @@
-"""core tables
+"""initial schema
 
-Revision ID: 81160c958417
+Revision ID: 1eeda12a2c7f
 Revises: 
-Create Date: 2026-12-03 16:40:55.657767
+Create Date: 2026-12-03 17:52:55.848678
 """
 from alembic import op
 import sqlalchemy as sa
 import core.models
 
 
-revision = '81160c958417'
+revision = '1eeda12a2c7f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -103,12 +103,77 @@ def upgrade():
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('code')
     )
+    op.create_table('external_system',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('bureaus', sa.Text(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('token_hint', sa.String(length=16), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('created_by', sa.String(length=120), nullable=True),
+    sa.Column('revoked_on', sa.DateTime(), nullable=True),
+    sa.Column('last_used_on', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('name'),
+    sa.UniqueConstraint('token_hash')
+    )
+    op.create_table('number_counter',
+    sa.Column('scope_key', sa.String(length=12), nullable=False),
+    sa.Column('letters', sa.String(length=2), nullable=False),
+    sa.Column('year', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('trial', sa.Boolean(), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('scope_key', 'letters', 'year', 'trial')
+    )
     op.create_table('permit_type_setting',
     sa.Column('code', sa.String(length=40), nullable=False),
     sa.Column('enabled', sa.Boolean(), nullable=False),
     sa.Column('changed_on', sa.DateTime(), nullable=True),
     sa.PrimaryKeyConstraint('code')
     )
+    op.create_table('project',
+    sa.Column('code', sa.String(length=24), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('holder', sa.String(length=200), nullable=True),
+    sa.Column('location', sa.String(length=300), nullable=True),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('code')
+    )
+    op.create_table('spotcheck_plan',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('issued_from', sa.Date(), nullable=False),
+    sa.Column('issued_to', sa.Date(), nullable=False),
+    sa.Column('types', sa.Text(), nullable=False),
+    sa.Column('regions', sa.Text(), nullable=False),
+    sa.Column('ratio', sa.String(length=12), nullable=False),
+    sa.Column('per_object', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('seed', sa.String(length=64), nullable=True),
+    sa.Column('population', sa.Text(), nullable=True),
+    sa.Column('inspector_pool', sa.Text(), nullable=True),
+    sa.Column('pool_digest', sa.String(length=64), nullable=True),
+    sa.Column('created_by', sa.String(length=120), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=True),
+    sa.Column('drawn_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_table('verification_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('result', sa.String(length=10), nullable=False),
+    sa.Column('reason', sa.String(length=20), nullable=True),
+    sa.Column('client_hash', sa.String(length=32), nullable=True),
+    sa.Column('via', sa.String(length=4), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('verification_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_verification_log_at'), ['at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_verification_log_number'), ['number'], unique=False)
+
     op.create_table('ab_group_role',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=True),
@@ -162,6 +227,21 @@ def upgrade():
     sa.UniqueConstraint('email'),
     sa.UniqueConstraint('username')
     )
+    op.create_table('import_batch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('type_code', sa.String(length=40), nullable=False),
+    sa.Column('bureau_code', sa.String(length=8), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('created_by', sa.String(length=120), nullable=False),
+    sa.ForeignKeyConstraint(['bureau_code'], ['bureau.code'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('import_batch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_batch_bureau_code'), ['bureau_code'], unique=False)
+
     op.create_table('ab_api_key',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uuid', sa.String(length=36), nullable=False),
@@ -261,11 +341,134 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_permit_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_permit_type_code'), ['type_code'], unique=False)
 
+    op.create_table('attachment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('permit_id', sa.Integer(), nullable=False),
+    sa.Column('bureau_code', sa.String(length=8), nullable=False),
+    sa.Column('category', sa.String(length=60), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('stored_name', sa.String(length=80), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('uploaded_on', sa.DateTime(), nullable=False),
+    sa.Column('uploaded_by', sa.String(length=120), nullable=False),
+    sa.Column('superseded_by_id', sa.Integer(), nullable=True),
+    sa.Column('superseded_on', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['permit_id'], ['permit.id'], ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['superseded_by_id'], ['attachment.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('stored_name')
+    )
+    with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_attachment_bureau_code'), ['bureau_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_attachment_permit_id'), ['permit_id'], unique=False)
+
+    op.create_table('import_note',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.Column('permit_id', sa.Integer(), nullable=False),
+    sa.Column('field', sa.String(length=60), nullable=False),
+    sa.Column('original', sa.Text(), nullable=False),
+    sa.Column('converted', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['batch_id'], ['import_batch.id'], ),
+    sa.ForeignKeyConstraint(['permit_id'], ['permit.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('import_note', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_note_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_note_permit_id'), ['permit_id'], unique=False)
+
+    op.create_table('pushed_record',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('system_id', sa.Integer(), nullable=False),
+    sa.Column('sender_id', sa.String(length=100), nullable=False),
+    sa.Column('permit_id', sa.Integer(), nullable=False),
+    sa.Column('type_code', sa.String(length=40), nullable=False),
+    sa.Column('project_code', sa.String(length=24), nullable=True),
+    sa.Column('digest', sa.String(length=64), nullable=False),
+    sa.Column('created_on', sa.DateTime(), nullable=False),
+    sa.Column('changed_on', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['permit_id'], ['permit.id'], ),
+    sa.ForeignKeyConstraint(['project_code'], ['project.code'], ),
+    sa.ForeignKeyConstraint(['system_id'], ['external_system.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('system_id', 'sender_id', name='uq_pushed_record_sender')
+    )
+    with op.batch_alter_table('pushed_record', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pushed_record_permit_id'), ['permit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_pushed_record_project_code'), ['project_code'], unique=False)
+
+    op.create_table('spotcheck_object',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plan_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('permit_id', sa.Integer(), nullable=False),
+    sa.Column('type_code', sa.String(length=40), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('bureau_code', sa.String(length=8), nullable=False),
+    sa.Column('rank', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['permit_id'], ['permit.id'], ),
+    sa.ForeignKeyConstraint(['plan_id'], ['spotcheck_plan.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('spotcheck_object', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_spotcheck_object_permit_id'), ['permit_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_spotcheck_object_plan_id'), ['plan_id'], unique=False)
+
+    op.create_table('spotcheck_assignment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('plan_id', sa.Integer(), nullable=False),
+    sa.Column('object_id', sa.Integer(), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('inspector', sa.String(length=120), nullable=False),
+    sa.Column('inspector_bureau', sa.String(length=8), nullable=True),
+    sa.Column('rank', sa.String(length=64), nullable=False),
+    sa.Column('result', sa.String(length=10), nullable=True),
+    sa.Column('notes', sa.Text(), nullable=True),
+    sa.Column('attachment_name', sa.String(length=200), nullable=True),
+    sa.Column('attachment_sha256', sa.String(length=64), nullable=True),
+    sa.Column('found_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['object_id'], ['spotcheck_object.id'], ),
+    sa.ForeignKeyConstraint(['plan_id'], ['spotcheck_plan.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('spotcheck_assignment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_spotcheck_assignment_inspector'), ['inspector'], unique=False)
+        batch_op.create_index(batch_op.f('ix_spotcheck_assignment_object_id'), ['object_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_spotcheck_assignment_plan_id'), ['plan_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('spotcheck_assignment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_spotcheck_assignment_plan_id'))
+        batch_op.drop_index(batch_op.f('ix_spotcheck_assignment_object_id'))
+        batch_op.drop_index(batch_op.f('ix_spotcheck_assignment_inspector'))
+
+    op.drop_table('spotcheck_assignment')
+    with op.batch_alter_table('spotcheck_object', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_spotcheck_object_plan_id'))
+        batch_op.drop_index(batch_op.f('ix_spotcheck_object_permit_id'))
+
+    op.drop_table('spotcheck_object')
+    with op.batch_alter_table('pushed_record', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_pushed_record_project_code'))
+        batch_op.drop_index(batch_op.f('ix_pushed_record_permit_id'))
+
+    op.drop_table('pushed_record')
+    with op.batch_alter_table('import_note', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_note_permit_id'))
+        batch_op.drop_index(batch_op.f('ix_import_note_batch_id'))
+
+    op.drop_table('import_note')
+    with op.batch_alter_table('attachment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_attachment_permit_id'))
+        batch_op.drop_index(batch_op.f('ix_attachment_bureau_code'))
+
+    op.drop_table('attachment')
     with op.batch_alter_table('permit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_permit_type_code'))
         batch_op.drop_index(batch_op.f('ix_permit_status'))
@@ -290,6 +493,10 @@ def downgrade():
         batch_op.drop_index('idx_api_key_lookup_hash')
 
     op.drop_table('ab_api_key')
+    with op.batch_alter_table('import_batch', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_batch_bureau_code'))
+
+    op.drop_table('import_batch')
     op.drop_table('ab_user')
     with op.batch_alter_table('ab_permission_view', schema=None) as batch_op:
         batch_op.drop_index('idx_view_menu_id')
@@ -301,7 +508,16 @@ def downgrade():
         batch_op.drop_index('idx_group_id')
 
     op.drop_table('ab_group_role')
+    with op.batch_alter_table('verification_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_verification_log_number'))
+        batch_op.drop_index(batch_op.f('ix_verification_log_at'))
+
+    op.drop_table('verification_log')
+    op.drop_table('spotcheck_plan')
+    op.drop_table('project')
     op.drop_table('permit_type_setting')
+    op.drop_table('number_counter')
+    op.drop_table('external_system')
     op.drop_table('bureau')
     with op.batch_alter_table('audit_record', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_record_obj_type'))
