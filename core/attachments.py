@@ -30,7 +30,7 @@ from urllib.parse import quote
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_appbuilder import BaseView, Model, expose, has_access
 from flask_appbuilder.api import BaseApi, protect
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, select
 
 from . import audit, clock, roles

@@ -16,11 +16,12 @@ import contextvars
 import datetime as dt
 import hashlib
 import json
+from types import SimpleNamespace
 from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import Column, DateTime, Integer, String, Text, select, text, update
+from sqlalchemy import Column, DateTime, Integer, String, Text, insert, select, text, update
 
 from flask_appbuilder import Model
 
@@ -225,12 +226,13 @@ def record(action: str, *, obj_type: str | None = None, obj_id=None, obj_bureau=
     return rec
 
 
-def record_many(entries: list[dict], *, actor=None, session=None) -> list[AuditRecord]:
-    """Append several records at once (bulk imports): one head bump for the batch.
+def record_many(entries: list[dict], *, actor=None, session=None) -> list:
+    """Append several records at once (bulk imports): one head bump and one INSERT for the batch.
 
     Each entry holds the keyword arguments of :func:`record` (``action``,
     ``obj_type``, ``obj_id``, ``obj_bureau``, ``before``, ``after``, ``reason``,
     ``result``); every record is exactly what :func:`record` would write.
+    Returns the written rows (attribute access: ``seq``, ``hash`` …).
     """
     if not entries:
         return []
@@ -248,17 +250,16 @@ def record_many(entries: list[dict], *, actor=None, session=None) -> list[AuditR
     out = []
     for offset, e in enumerate(entries, start=end - n + 1):
         obj_id = e.get("obj_id")
-        rec = AuditRecord(seq=offset, at=at, actor=str(name), actor_kind=kind, actor_bureau=bureau,
-                          client_addr=client, action=e["action"], obj_type=e.get("obj_type"),
-                          obj_id=None if obj_id is None else str(obj_id), obj_bureau=e.get("obj_bureau"),
-                          before=dumps(e.get("before")), after=dumps(e.get("after")), reason=e.get("reason"),
-                          result=e.get("result", "success"), algo=algo)
+        rec = SimpleNamespace(seq=offset, at=at, actor=str(name), actor_kind=kind, actor_bureau=bureau,
+                              client_addr=client, action=e["action"], obj_type=e.get("obj_type"),
+                              obj_id=None if obj_id is None else str(obj_id), obj_bureau=e.get("obj_bureau"),
+                              before=dumps(e.get("before")), after=dumps(e.get("after")), reason=e.get("reason"),
+                              result=e.get("result", "success"), algo=algo)
         rec.prev_hash = prev
         rec.hash = prev = compute_hash(rec, prev)
         out.append(rec)
+    session.execute(insert(AuditRecord.__table__), [vars(r) for r in out])
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev, at=at))
-    session.add_all(out)
-    session.flush()
     return out
 
 

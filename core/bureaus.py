@@ -516,8 +516,8 @@ def report(plan: Plan, outcome: Outcome | None = None, dry_run: bool = False) ->
     for code, rows in plan.conflicts.items():
         listing = "；".join(r.describe() for r in rows)
         lines.append(f"  用户名 {code}：{listing}")
-        lines.append(f"    处理办法：向省厅核实后，在更正文件（--corrections，格式见 seeds/corrections.csv）"
-                     f"中为其中一行改正用户名，或直接改正表格后重新导入")
+        lines.append("    处理办法：向省厅核实后，在更正文件（--corrections，格式见 seeds/corrections.csv）"
+                     "中为其中一行改正用户名，或直接改正表格后重新导入")
 
     lines.append(f"五、用户名格式错误或不属本省，已拒绝（{len(plan.rejected)} 行）：")
     for row, reason in plan.rejected:

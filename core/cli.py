@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app

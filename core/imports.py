@@ -37,13 +37,12 @@ import secrets
 import time
 from dataclasses import dataclass, field as dc_field
 from decimal import Decimal
-from types import SimpleNamespace
 
 from flask import abort, current_app, request, send_file, url_for
 from flask_appbuilder import BaseView, Model, expose, has_access
 from flask_appbuilder.api import BaseApi, protect
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, insert, select, update
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, insert, select
 
 from . import audit, roles
 from .extensions import db
@@ -586,38 +585,6 @@ def report_file(token: str):
 
 # --- saving ---------------------------------------------------------------------------------------
 
-def _append_audit_batch(entries: list[dict]) -> None:
-    """Append many records to the audit chain at once.
-
-    Each record is exactly what :func:`core.audit.record` would write (same
-    fields, same hash); the chain head is bumped once for the batch."""
-    from .audit import AuditHead, AuditRecord, compute_hash, dumps
-    if not entries:
-        return
-    session = db.session
-    name, kind, bureau = audit.current_actor_identity()
-    algo = audit.configured_algorithm() if hasattr(audit, "configured_algorithm") else \
-        (current_app.config.get("PERMITS_AUDIT_HASH") or "sha256").lower()
-    client = audit.client_address()
-    n = len(entries)
-    end, prev = session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n)
-                                .returning(AuditHead.seq, AuditHead.hash)).one()
-    seq = end - n
-    rows = []
-    for e in entries:
-        seq += 1
-        rec = SimpleNamespace(seq=seq, at=utcnow(), actor=name, actor_kind=kind, actor_bureau=bureau,
-                              client_addr=client, action=e["action"], obj_type=e.get("obj_type"),
-                              obj_id=None if e.get("obj_id") is None else str(e["obj_id"]),
-                              obj_bureau=e.get("obj_bureau"), before=dumps(e.get("before")),
-                              after=dumps(e.get("after")), reason=e.get("reason"), result="success", algo=algo)
-        rec.prev_hash = prev
-        rec.hash = prev = compute_hash(rec, prev)
-        rows.append(vars(rec))
-    session.execute(insert(AuditRecord.__table__), rows)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev, at=rows[-1]["at"]))
-
-
 def save(ptype, outcome: Outcome, bureau_code: str, filename: str, sha256: str) -> ImportBatch:
     """Create every row as a draft in the current transaction and commit; all or nothing."""
     state = current_app.extensions["permits"]
@@ -660,7 +627,7 @@ def save(ptype, outcome: Outcome, bureau_code: str, filename: str, sha256: str) 
             db.session.execute(insert(detail), detail_rows)
         if note_rows:
             db.session.execute(insert(ImportNote.__table__), note_rows)
-        _append_audit_batch(entries)
+        audit.record_many(entries)
         audit.record("import", obj_type=ptype.code, obj_id=batch.id, obj_bureau=bureau_code,
                      after={"filename": filename, "sha256": sha256, "rows": len(ids),
                             "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None})

@@ -16,7 +16,7 @@ from flask import g, has_request_context
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, Numeric, String,
-                        Text, UniqueConstraint, types)
+                        Text, types)
 from sqlalchemy.orm import relationship
 
 from .registry import COMMON_FIELDS, Choice, Date as DateKind, Decimal_, Integer as IntegerKind, \

@@ -1,7 +1,7 @@
 """The home page: for a logged-in user, the permit types they work with and their counts."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app
 from flask_appbuilder import IndexView, expose
 from sqlalchemy import func, select
 

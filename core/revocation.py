@@ -19,7 +19,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import BaseApi, safe
 from flask_appbuilder.api import expose as api_expose
 from flask_appbuilder.security.decorators import protect
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from . import audit

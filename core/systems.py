@@ -34,14 +34,13 @@ from flask.cli import with_appcontext
 from flask_appbuilder import BaseView, Model, expose, has_access
 from flask_appbuilder.api import BaseApi
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import (Boolean, Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint,
+from sqlalchemy import (Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint,
                         select)
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, records, toggles
 from .extensions import db
 from .models import STATUS_DRAFT, STATUSES, Bureau, Permit, utcnow
-from .registry import PROJECT_CODE_RE
 
 TOKEN_PREFIX = "hnps_"
 

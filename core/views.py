@@ -20,7 +20,7 @@ from . import clock, records, toggles
 from .extensions import db
 from .models import STATUS_DRAFT, STATUSES, Bureau
 from .registry import Choice, Date, FieldError, Text, YesNo
-from .scope import ScopeFilter, current_actor, is_province, may_see_bureau
+from .scope import ScopeFilter, current_actor, may_see_bureau
 from .issuing import IssueViewMixin
 
 
