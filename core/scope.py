@@ -6,7 +6,8 @@ own bureau filter.
 
 * province admins (role ``省厅管理员``) see every bureau;
 * city reviewers (role ``市级审核``) see the bureaus of their city;
-* everyone else sees their own bureau only, and nothing without one.
+* everyone else sees their own bureau only, and nothing without one;
+* an external system (push API) sees the bureaus it was registered for.
 """
 from __future__ import annotations
 
@@ -62,6 +63,11 @@ def restrict(query, model, user=None):
     column = model.bureau_code if hasattr(model, "bureau_code") else model.code
     clause = visible_bureaus_clause(user, column)
     return query if clause is None else query.filter(clause)
+
+
+def restrict_to_system(query, model, system):
+    """Scope a query to an external system: the records of the bureaus it may write for."""
+    return query.filter(model.bureau_code.in_(system.bureau_list))
 
 
 def may_see_bureau(bureau_code, user=None) -> bool:

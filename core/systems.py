@@ -21,7 +21,7 @@ authenticated by the system's own token, not by a FAB user):
 
 The bureau of every record comes from the message but is checked against
 the system's allowed bureaus (403 otherwise); a system sees only the
-records of its bureaus (:func:`system_scope`), anything else is 404.
+records of its bureaus (:func:`core.scope.restrict_to_system`), anything else is 404.
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit, records, toggles
 from .extensions import db
 from .models import STATUS_DRAFT, STATUSES, Bureau, Permit, utcnow
+from .scope import restrict_to_system
 
 TOKEN_PREFIX = "hnps_"
 
@@ -157,11 +158,6 @@ def system_for_token(token: str | None):
     if system is None or system.revoked_on is not None:
         return None
     return system
-
-
-def system_scope(query, model, system):
-    """The isolation of an external system: the records of its allowed bureaus only."""
-    return query.filter(model.bureau_code.in_(system.bureau_list))
 
 
 # --- the push API ------------------------------------------------------------------------------
@@ -305,7 +301,7 @@ class ProjectsPushApi(BaseApi):
         return data if isinstance(data, dict) else None
 
     def _draft(self, system, pk):
-        query = system_scope(select(Permit).where(Permit.id == pk), Permit, system)
+        query = restrict_to_system(select(Permit).where(Permit.id == pk), Permit, system)
         permit = db.session.scalar(query)
         if permit is None:
             return None, self._error(404, _("Not found"))
