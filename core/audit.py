@@ -25,6 +25,7 @@ from sqlalchemy import Column, DateTime, Integer, String, Text, insert, select, 
 
 from flask_appbuilder import Model
 
+from . import clock
 from .extensions import db
 from .models import utcnow
 
@@ -65,25 +66,16 @@ HASHED_FIELDS = ("seq", "at", "actor", "actor_kind", "actor_bureau", "client_add
                  "obj_id", "obj_bureau", "before", "after", "reason", "result", "algo")
 
 
-SHANGHAI = "Asia/Shanghai"
 ALGORITHMS = ("sha256", "sm3")
 
 
 def to_local(value: dt.datetime | None) -> dt.datetime | None:
-    """A stored (naive UTC) time as an aware Asia/Shanghai time."""
-    if value is None:
-        return None
-    from zoneinfo import ZoneInfo
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(ZoneInfo(SHANGHAI))
+    """A stored (naive UTC) time as an aware local (Asia/Shanghai) time."""
+    return clock.to_local(value)
 
 
 def format_local(value: dt.datetime | None, seconds: bool = True) -> str:
-    local = to_local(value)
-    if local is None:
-        return ""
-    return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return clock.format_local(value, "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _json_default(value):

@@ -23,7 +23,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, false, func, or_, select
 
-from . import audit
+from . import audit, clock
 from .audit import AuditRecord
 from .extensions import db
 from .models import STATUSES, Permit
@@ -138,8 +138,7 @@ def scoped(query, user=None):
 
 
 def _local_day_start(day: dt.date) -> dt.datetime:
-    from zoneinfo import ZoneInfo
-    local = dt.datetime.combine(day, dt.time(0), tzinfo=ZoneInfo(audit.SHANGHAI))
+    local = dt.datetime.combine(day, dt.time(0), tzinfo=clock.zone())
     return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
 
 

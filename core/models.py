@@ -9,7 +9,6 @@ from the declaration by :func:`model_for`.
 """
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from flask import g, has_request_context
@@ -19,12 +18,9 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, ForeignKey, Integer, Nu
                         Text, types)
 from sqlalchemy.orm import relationship
 
+from .clock import utcnow
 from .registry import COMMON_FIELDS, Choice, Date as DateKind, Decimal_, Integer as IntegerKind, \
     PermitType, Text as TextKind, YesNo
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class DecimalText(types.TypeDecorator):

@@ -31,7 +31,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_appbuilder import Model
@@ -40,6 +39,7 @@ from sqlalchemy import Boolean, Column, Integer, String, and_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import audit, signing
+from .clock import local_today
 from .extensions import db
 from .models import STATUS_CHANGED, STATUS_DRAFT, STATUS_ISSUED, STATUSES, Bureau, utcnow
 
@@ -56,7 +56,6 @@ PRE_ISSUE_CHECKS: list = []
 FORMAL_MAX = 8_999_999
 TRIAL_BASE = 9_000_000
 TRIAL_MAX = 999_999
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 NUMBER_RE = re.compile(r"^(?P<prefix>\S)字第(?P<division>\d{6})(?P<year>\d{4})(?P<letters>[A-Z]{2})"
                        r"(?P<serial>\d{7})号$")
@@ -123,10 +122,6 @@ class IssueError(ValueError):
     @property
     def messages(self) -> list[str]:
         return [str(v) for v in self.errors.values()]
-
-
-def local_today() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
 
 
 def go_live_date(app=None):
