@@ -115,6 +115,14 @@ class PermitModelView(IssueViewMixin, ModelView):
                                     related_views=self._related_views, item=item, ptype=self.ptype,
                                     view=self, panels=list(SHOW_PANELS))
 
+    @expose("/delete/<pk>", methods=["GET", "POST"])
+    @has_access
+    def delete(self, pk):
+        """Deleting a draft only by the list's POST form (with its CSRF token), never by a GET link."""
+        if request.method != "POST":
+            abort(405)
+        return super().delete(pk)
+
     def pre_add(self, item):
         user = current_actor()
         own = getattr(user, "bureau_code", None)

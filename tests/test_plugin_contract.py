@@ -122,3 +122,19 @@ def test_rest_bad_input_named_in_chinese(app, code):
     with app.app_context():
         from core.extensions import db
         assert db.session.query(model).count() == 0
+
+
+def test_draft_deleted_by_post_only(app):
+    from numbering_support import new_draft
+    client = app.test_client()
+    login(client)
+    pk = new_draft(app, "rural_permit")
+    assert client.get(f"/permits/rural_permit/delete/{pk}").status_code == 405
+    model = app.extensions["permits"].models["rural_permit"]
+    with app.app_context():
+        from core.extensions import db
+        assert db.session.get(model, pk) is not None
+    assert client.post(f"/permits/rural_permit/delete/{pk}").status_code == 302
+    with app.app_context():
+        from core.extensions import db
+        assert db.session.get(model, pk) is None
