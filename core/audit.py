@@ -182,7 +182,7 @@ def client_address():
 
 
 def record(action: str, *, obj_type: str | None = None, obj_id=None, obj_bureau=None, before=None,
-           after=None, reason=None, result="success", actor=None, session=None) -> AuditRecord:
+           after=None, reason=None, result="success", actor=None, session=None):
     """Append a record to the chain in the current transaction (the caller commits).
 
     The chain head row is locked by the first statement here and held until
@@ -191,31 +191,11 @@ def record(action: str, *, obj_type: str | None = None, obj_id=None, obj_bureau=
     The record's time is taken *after* the lock, so times never run
     backwards along the chain.
     """
-    session = session or db.session
-    name, kind, bureau = actor or current_actor_identity()
-    if not name:
-        raise ValueError("an audit record needs an actor")
     if result not in ("success", "refused", "failure"):
         raise ValueError(f"unknown result {result!r}")
-    algo = configured_algorithm()
-    rec = AuditRecord(
-        actor=str(name), actor_kind=kind, actor_bureau=bureau, client_addr=client_address(),
-        action=action, obj_type=obj_type, obj_id=None if obj_id is None else str(obj_id),
-        obj_bureau=obj_bureau, before=dumps(before), after=dumps(after), reason=reason, result=result,
-        algo=algo,
-    )
-    # the hot row: taken last, held until the caller's commit
-    seq, prev = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.hash)).one()
-    rec.at = utcnow()
-    rec.seq = seq
-    rec.prev_hash = prev
-    rec.hash = compute_hash(rec, prev)
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=rec.hash, at=rec.at))
-    session.add(rec)
-    session.flush()
-    return rec
+    return record_many([dict(action=action, obj_type=obj_type, obj_id=obj_id, obj_bureau=obj_bureau,
+                             before=before, after=after, reason=reason, result=result)],
+                       actor=actor, session=session)[0]
 
 
 def record_many(entries: list[dict], *, actor=None, session=None) -> list:
@@ -235,9 +215,13 @@ def record_many(entries: list[dict], *, actor=None, session=None) -> list:
     algo = configured_algorithm()
     client = client_address()
     n = len(entries)
-    end, prev = session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + n)
-        .returning(AuditHead.seq, AuditHead.hash)).one()
+    # Core statements on the session's connection: no ORM bookkeeping and no autoflush
+    # while the hot row is held
+    conn = session.connection()
+    head_table = AuditHead.__table__
+    end, prev = conn.execute(
+        update(head_table).where(head_table.c.id == 1).values(seq=head_table.c.seq + n)
+        .returning(head_table.c.seq, head_table.c.hash)).one()
     at = utcnow()
     out = []
     for offset, e in enumerate(entries, start=end - n + 1):
@@ -250,8 +234,8 @@ def record_many(entries: list[dict], *, actor=None, session=None) -> list:
         rec.prev_hash = prev
         rec.hash = prev = compute_hash(rec, prev)
         out.append(rec)
-    session.execute(insert(AuditRecord.__table__), [vars(r) for r in out])
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev, at=at))
+    conn.execute(insert(AuditRecord.__table__), [vars(r) for r in out])
+    conn.execute(update(head_table).where(head_table.c.id == 1).values(hash=prev, at=at))
     return out
 
 
