@@ -20,7 +20,26 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+class PermitsGroup(FlaskGroup):
+    """The ``permits`` group: a database that is missing or not initialised gets a plain
+    message and exit code 1, not a traceback."""
+
+    def invoke(self, ctx):
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as exc:
+            text = str(getattr(exc, "orig", exc))
+            if "no such table" in text or "does not exist" in text:
+                click.echo("数据库尚未初始化或结构不是最新：请先运行 permits init（或 permits db upgrade）。\n"
+                           f"The database is not initialised or not up to date: run `permits init`. ({text})",
+                           err=True)
+            else:
+                click.echo(f"数据库错误 / database error: {text}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=PermitsGroup, create_app=_create_app, add_default_commands=False,
              help="河南省规划用地许可管理系统 (permits) operator commands.")
 def main():
     pass

@@ -37,3 +37,11 @@ def test_permits_script_is_installed():
     assert out.returncode == 0
     for command in ("init", "run", "db", "fab"):
         assert command in out.stdout
+
+
+def test_uninitialised_database_gets_a_message_not_a_traceback(tmp_path):
+    from conftest import build_app
+    app = build_app(tmp_path, init=False)
+    result = app.test_cli_runner().invoke(main, ["accounts", "enforce"])
+    assert result.exit_code == 1
+    assert "permits init" in result.output and "Traceback" not in result.output
