@@ -43,7 +43,7 @@ translations: $(VENV)/.installed
 	$(BIN)/python -c "from core.i18n import compile_catalogs; compile_catalogs(force=True)"
 
 bench: install
-	$(BIN)/python bench/numbering.py $(if $(PERMITS_BENCH_PG_URL),--pg-url $(PERMITS_BENCH_PG_URL),)
+	$(BIN)/python bench/numbering.py
 	$(BIN)/python bench/certificates.py
 	$(BIN)/python bench/import.py
 
