@@ -20,7 +20,7 @@ def initialise(admin_name: str, password_source, demo: bool = False) -> list[str
         report += bureaus.load_seed()
         report += _ensure_admin(appbuilder, admin_name, password_source)
         if demo:
-            from . import demo as demo_data
+            from seeds import demo as demo_data
             report += demo_data.load()
     db.session.commit()
     return report

@@ -22,9 +22,9 @@ from importlib import resources
 from flask import current_app
 from sqlalchemy import select
 
-from . import numbering, records
-from .extensions import db
-from .registry import parse_date
+from core import numbering, records
+from core.extensions import db
+from core.registry import parse_date
 
 SOURCE_NOTE = "演示数据：据公开公告整理，非本系统核发的真实许可（原文编号：{ref}）"
 EXAMPLE_NOTE = "演示数据：示例，非真实许可"
