@@ -155,6 +155,9 @@ class Decimal_(Kind):
             raise ValueError(_l("%(label)s must be a number", label=label)) from None
         if not value.is_finite():
             raise ValueError(_l("%(label)s must be a number", label=label))
+        # stored as NUMERIC(18, places): at most 18 - places digits before the point
+        if value.adjusted() >= 18 - self.places or (value * factor).adjusted() >= 18 - self.places:
+            raise ValueError(_l("%(label)s is too large", label=label))
         value = (value * factor).quantize(Decimal(1).scaleb(-self.places), rounding=ROUND_HALF_UP)
         if self.min is not None and value < Decimal(self.min):
             raise ValueError(_l("%(label)s must be at least %(n)s", label=label, n=self.min))

@@ -7,7 +7,7 @@ new record comes from the clerk, never from the form.
 """
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, ModelView, expose, has_access
 from flask_appbuilder.fieldwidgets import (BS3TextAreaFieldWidget, BS3TextFieldWidget,
                                            DatePickerWidget, Select2Widget)
@@ -115,6 +115,29 @@ class PermitModelView(IssueViewMixin, ModelView):
                                     related_views=self._related_views, item=item, ptype=self.ptype,
                                     view=self, panels=list(SHOW_PANELS))
 
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        """Only drafts open in the edit form; an issued permit goes back to its page (变更 is there)."""
+        item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
+        if item is None:
+            abort(404)
+        if item.status != STATUS_DRAFT:
+            flash(_("Only drafts can be edited; this permit is %(status)s",
+                    status=STATUSES.get(item.status, item.status)), "warning")
+            return redirect(url_for(f"{self.endpoint}.show", pk=item.id))
+        return super().edit(pk)
+
+    def post_add(self, item):
+        g.permits_added_id = item.id
+
+    def post_add_redirect(self):
+        """After saving a new draft, show it: attachments and 发证 are on its page."""
+        added = g.pop("permits_added_id", None)
+        if added is not None:
+            return redirect(url_for(f"{self.endpoint}.show", pk=added))
+        return super().post_add_redirect()
+
     @expose("/delete/<pk>", methods=["GET", "POST"])
     @has_access
     def delete(self, pk):
@@ -197,6 +220,7 @@ def permit_view_class(ptype, model):
         base_filters=[["bureau_code", ScopeFilter, None]],
         formatters_columns={**{f.name: (lambda v, _f=f: _f.display(v)) for f in fields},
                             "status": lambda v: STATUSES.get(v, v),
+                            "number": lambda v: v or "—", "issued_on": lambda v: v or "—",
                             "created_on": lambda v: clock.format_local(v), "changed_on": lambda v: clock.format_local(v),
                             "created_by": _who, "changed_by": _who},
         description_columns={f.name: f.help for f in fields if f.help},

@@ -138,3 +138,28 @@ def test_draft_deleted_by_post_only(app):
     with app.app_context():
         from core.extensions import db
         assert db.session.get(model, pk) is None
+
+
+def test_after_saving_the_clerk_sees_the_new_draft(app):
+    client = app.test_client()
+    login(client)
+    resp = client.post("/permits/rural_permit/add", data=dict(SAMPLES["rural_permit"], bureau="41010201"))
+    assert resp.status_code == 302 and "/permits/rural_permit/show/" in resp.headers["Location"]
+    html = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert SAMPLES["rural_permit"]["holder"] in html and ">None<" not in html
+
+
+def test_issued_permit_does_not_open_in_the_edit_form(app):
+    from numbering_support import new_draft
+    pk = new_draft(app, "rural_permit")
+    with app.test_request_context():
+        from core import audit, numbering
+        from core.extensions import db
+        from core.models import Permit
+        with audit.acting_as("test", "job"):
+            numbering.issue_permit(db.session.get(Permit, pk))
+    client = app.test_client()
+    login(client)
+    resp = client.get(f"/permits/rural_permit/edit/{pk}")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/permits/rural_permit/show/{pk}")
+    assert "只能修改草稿" in client.get(resp.headers["Location"]).get_data(as_text=True)

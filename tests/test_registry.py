@@ -108,3 +108,11 @@ def test_labels_relabel_common_fields():
     assert t.field("holder").label == "用地单位"
     values, errors = t.clean({"project_name": "x", "holder": "", "location": "y"})
     assert set(errors) == {"holder"} and "用地单位" in str(errors["holder"])
+
+
+@pytest.mark.parametrize("raw", ["1e309", "1e400", "9" * 40, 1e308, "1e25"])
+def test_huge_numbers_are_refused_not_crashed(app, raw):
+    with app.test_request_context():
+        with pytest.raises(FieldError) as err:
+            field(Decimal_(unit="平方米", places=2)).clean(raw)
+    assert err.value.message in ("「测试字段」数值过大", "「测试字段」必须是数字")
