@@ -1,6 +1,7 @@
 """Error pages and JSON errors: Chinese, and never a stack trace."""
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import current_app, jsonify, render_template, request
@@ -35,8 +36,40 @@ def _respond(code, message):
         return f"<h1>{code}</h1><p>{message}</p>", code
 
 
+#: FAB's REST API answers its errors with fixed English messages; these are shown in Chinese.
+def _fab_api_messages():
+    return {
+        "Not found": _("Not found"),
+        "Forbidden": _("You are not allowed to do this"),
+        "Fatal error": _("Something went wrong on the server. The error has been logged."),
+        "Not authorized": _("Wrong user name or password, or the account is locked, disabled or still on its "
+                            "first password (log in on the web page to change it)"),
+        "Request is not JSON": _("The request body must be a JSON object"),
+        "Missing Authorization Header": _("Please log in"),
+        "Token has expired": _("Your login has expired; log in again"),
+    }
+
+
+def _translate_api_error(response):
+    if response.status_code < 400 or not request.path.startswith("/api/") or not response.is_json:
+        return response
+    body = response.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("message") or body.get("msg"), str):
+        key = "message" if isinstance(body.get("message"), str) else "msg"
+        text = body[key]
+        translated = _fab_api_messages().get(text)
+        if translated is None and text.startswith("Filter column:"):
+            translated = _("This field cannot be used as a filter")
+        if translated is not None:
+            body[key] = translated
+            response.set_data(json.dumps(body, ensure_ascii=False))
+    return response
+
+
 def register(app) -> None:
     from flask_wtf.csrf import CSRFError
+
+    app.after_request(_translate_api_error)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc):

@@ -22,3 +22,15 @@ def test_session_cookie_alone_is_refused_on_every_api_get(app):
         checked.append(path)
         assert resp.status_code == 401, f"{path} answered {resp.status_code} to a session cookie"
     assert len(checked) >= 10
+
+
+def test_api_errors_are_in_chinese(app):
+    client = app.test_client()
+    bad = client.post("/api/v1/security/login", json={"username": "admin", "password": "wrong", "provider": "db"})
+    assert bad.status_code == 401 and "用户名或密码错误" in bad.json["message"]
+    from conftest import api_token
+    headers = api_token(client)
+    missing = client.get("/api/v1/permits/rural_permit/999999", headers=headers)
+    assert missing.status_code == 404 and missing.json["message"] == "未找到该页面或记录"
+    no_token = client.get("/api/v1/permits/rural_permit/")
+    assert no_token.status_code == 401 and "登录" in no_token.get_data(as_text=True)
