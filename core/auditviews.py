@@ -55,6 +55,7 @@ ACTION_LABELS = {
     "spotcheck.create": _l("Spot-check plan created"), "spotcheck.draw": _l("Spot-check draw"),
     "spotcheck.finding": _l("Spot-check finding"), "spotcheck.close": _l("Spot-check plan closed"),
     "spotcheck.attachment": _l("Spot-check attachment"),
+    "import": _l("Excel import"), "permit.export": _l("List exported to Excel"),
 }
 RESULT_LABELS = {"success": _l("Success"), "refused": _l("Refused"), "failure": _l("Failure")}
 ACTOR_KINDS = {"user": _l("User"), "system": _l("External system"), "job": _l("System job"),
@@ -69,6 +70,9 @@ KEY_LABELS = {
     "seed": "随机种子", "population": "符合条件的许可数", "inspectors": "抽查人员数", "pool_digest": "名录库摘要",
     "drawn": "抽取结果", "objects": "检查对象数", "rows": "行数", "filters": "筛选条件", "roles": "角色",
     "via": "途径", "accounts_created": "新建账号", "bureaus_added": "新增审批主体", "bureaus_updated": "更新审批主体",
+    "first": "首次打印", "same_as_first": "与首次打印一致", "sha256": "SHA-256 摘要", "with_attachments": "含附件清单",
+    "filename": "文件名", "permit": "许可证", "must_change_password": "须修改密码", "category": "附件类别",
+    "size": "大小（字节）", "record_id": "发送方记录号", "changed": "变更的字段", "type": "业务类型",
 }
 #: Display names of some stored values (the stored value stays as it is).
 VALUE_LABELS = {"web": _l("web page"), "api": _l("API"), "form": _l("web page"), "import": _l("import"),
