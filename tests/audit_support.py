@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import support
 from conftest import SAMPLES
 
 PASSWORD = "Audit2026-pass!"
@@ -10,20 +11,7 @@ PASSWORD = "Audit2026-pass!"
 
 def make_user(app, username, bureau_code, role_name):
     """A user of ``bureau_code`` (or none) with ``role_name`` who may log in at once."""
-    from core.extensions import db
-    with app.app_context():
-        sm = app.appbuilder.sm
-        user = sm.find_user(username=username)
-        if user is None:
-            user = sm.add_user(username, "测试", "用户", f"{username}@permits.test", sm.find_role(role_name),
-                               PASSWORD)
-            assert user, "could not create the test user"
-        user = sm.find_user(username=username)
-        user.bureau_code = bureau_code
-        if hasattr(user, "must_change_password"):
-            user.must_change_password = False
-        db.session.commit()
-    return username
+    return support.make_user(app, username, bureau_code, role_name, PASSWORD)
 
 
 def issued_permit(app, code="land_use_permit", bureau="41010201", serial=1, issued_on=dt.date(2026, 3, 1),

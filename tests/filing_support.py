@@ -1,26 +1,14 @@
 """Helpers shared by the information-filing tests (pushes, attachments, Excel)."""
 from __future__ import annotations
 
-from core.models import utcnow
+import support
 
 CLERK_PASSWORD = "Clerk2026pass"
 
 
 def make_user(app, username, bureau_code, role_name="县级经办"):
     """A user of ``bureau_code`` with a settled password (no first-login redirect)."""
-    with app.app_context():
-        from core.extensions import db
-        sm = app.appbuilder.sm
-        user = sm.find_user(username=username)
-        if user is None:
-            user = sm.add_user(username, "测试", username, f"{username}@test.invalid", sm.find_role(role_name),
-                               CLERK_PASSWORD)
-            assert user, "could not create the test user"
-        user.bureau_code = bureau_code
-        user.must_change_password = False
-        user.password_changed_on = utcnow()
-        db.session.commit()
-    return username
+    return support.make_user(app, username, bureau_code, role_name, CLERK_PASSWORD)
 
 
 def audit_rows(app, action):
