@@ -806,8 +806,9 @@ class ImportView(BaseView):
     @expose("/<code>/template.xlsx")
     @has_access
     def template(self, code):
+        from . import toggles
         ptype = _ptype_or_404(code)
-        if not _may("can_list", code):
+        if not _may("can_list", code) or not toggles.is_enabled(code):
             abort(403)
         return _xlsx_response(template_workbook(ptype), f"{ptype.name}审批信息表.xlsx")
 

@@ -85,3 +85,14 @@ def test_toggle_page_needs_admin(app):
         from core.extensions import db
         from core.models import PermitTypeSetting
         assert db.session.get(PermitTypeSetting, "rural_permit") is None
+
+
+def test_switched_off_type_has_no_excel_template_or_import(app):
+    client = app.test_client()
+    login(client)
+    headers = api_token(client)
+    assert client.get("/filing/rural_permit/template.xlsx").status_code == 200
+    client.post("/admin/permit-types/rural_permit/toggle", data={"enabled": "0"})
+    assert client.get("/filing/rural_permit/template.xlsx").status_code == 403
+    assert client.get("/api/v1/permits/rural_permit/template.xlsx", headers=headers).status_code == 403
+    assert client.post("/api/v1/permits/rural_permit/import", headers=headers, data={}).status_code == 403
