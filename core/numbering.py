@@ -294,16 +294,11 @@ def issue_permit(permit, *, session=None, today: dt.date | None = None, commit: 
     digest = signing.digest_of(ptype, permit)
     bureau = session.get(Bureau, permit.bureau_code)
     ensure_counter(session, scope_key(bureau), ptype.letters, today.year, is_trial(today))
-    try:
+    def work():
         _assign(session, permit, ptype, bureau, today, digest, "permit.issue")
-        result = Issued(permit, permit.number, verification_url(permit), permit.trial)
-        if commit:
-            _commit(session)
-    except BaseException:
-        session.info.pop("permits_counters_seen", None)
-        session.rollback()
-        raise
-    return result
+        return Issued(permit, permit.number, verification_url(permit), permit.trial)
+
+    return _hot_transaction(session, work, commit)
 
 
 def change_permit(permit, new_values: dict, *, session=None, today: dt.date | None = None,
@@ -342,7 +337,8 @@ def change_permit(permit, new_values: dict, *, session=None, today: dt.date | No
     today = today or local_today()
     digest = signing.digest_of(ptype, new)
     bureau = session.get(Bureau, permit.bureau_code)
-    try:
+
+    def work():
         session.add(new)
         session.flush()
         ensure_counter(session, scope_key(bureau), ptype.letters, today.year, is_trial(today))
@@ -350,7 +346,15 @@ def change_permit(permit, new_values: dict, *, session=None, today: dt.date | No
         before = {"number": permit.number, "version": permit.version,
                   "fields": {k: ptype.field(k).display(getattr(permit, k)) for k in changed}}
         _assign(session, new, ptype, bureau, today, digest, "permit.change", before=before, reason=reason)
-        result = Issued(new, new.number, verification_url(new), new.trial)
+        return Issued(new, new.number, verification_url(new), new.trial)
+
+    return _hot_transaction(session, work, commit)
+
+
+def _hot_transaction(session, work, commit: bool):
+    """Run the hot part of an issue or change; commit, or roll everything back (number included)."""
+    try:
+        result = work()
         if commit:
             _commit(session)
     except BaseException:

@@ -36,12 +36,13 @@ def audit_create(ptype, item, via="form") -> None:
                  after=snapshot(ptype, item), reason=None if via == "form" else via)
 
 
-def audit_update(ptype, item, via="form") -> dict:
+def audit_update(ptype, item, via="form") -> tuple[dict, dict]:
+    """Record the pending changes of ``item`` (if any); return them as ``(before, after)``."""
     before, after = pending_changes(ptype, item)
     if after:
         audit.record("permit.update", obj_type=ptype.code, obj_id=item.id, obj_bureau=item.bureau_code,
                      before=before, after=after, reason=None if via == "form" else via)
-    return after
+    return before, after
 
 
 def audit_delete(ptype, item) -> None:

@@ -402,8 +402,7 @@ class ProjectsPushApi(BaseApi):
             return self.response(201, id=permit.id, record_id=record_id, result="created", changed={})
         for name, value in values.items():
             setattr(permit, name, value)
-        before, after = records.pending_changes(ptype, permit)
-        records.audit_update(ptype, permit, via="api.push")
+        before, after = records.audit_update(ptype, permit, via="api.push")
         pushed.digest = digest
         pushed.project_code = project.code
         changed = {k: {"before": before[k], "after": after[k]} for k in after}
@@ -441,9 +440,8 @@ class ProjectsPushApi(BaseApi):
         with audit.acting_as(system.name, "system", permit.bureau_code):
             for name, value in values.items():
                 setattr(permit, name, value)
-            before, after = records.pending_changes(ptype, permit)
+            before, after = records.audit_update(ptype, permit, via="api.push")
             if after:
-                records.audit_update(ptype, permit, via="api.push")
                 audit.record("api.push", obj_type=ptype.code, obj_id=permit.id, obj_bureau=permit.bureau_code,
                              after={"result": "updated", "changed": sorted(after)})
             db.session.commit()
