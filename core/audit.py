@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import Column, DateTime, Integer, String, Text, insert, select, text, update
+from sqlalchemy import Column, DateTime, Integer, String, Text, bindparam, insert, select, text, update
 
 from flask_appbuilder import Model
 
@@ -208,35 +208,76 @@ def record_many(entries: list[dict], *, actor=None, session=None) -> list:
     """
     if not entries:
         return []
-    session = session or db.session
-    name, kind, bureau = actor or current_actor_identity()
-    if not name:
-        raise ValueError("an audit record needs an actor")
-    algo = configured_algorithm()
-    client = client_address()
-    n = len(entries)
-    # Core statements on the session's connection: no ORM bookkeeping and no autoflush
-    # while the hot row is held
-    conn = session.connection()
-    head_table = AuditHead.__table__
-    end, prev = conn.execute(
-        update(head_table).where(head_table.c.id == 1).values(seq=head_table.c.seq + n)
-        .returning(head_table.c.seq, head_table.c.hash)).one()
-    at = utcnow()
-    out = []
-    for offset, e in enumerate(entries, start=end - n + 1):
-        obj_id = e.get("obj_id")
-        rec = SimpleNamespace(seq=offset, at=at, actor=str(name), actor_kind=kind, actor_bureau=bureau,
-                              client_addr=client, action=e["action"], obj_type=e.get("obj_type"),
-                              obj_id=None if obj_id is None else str(obj_id), obj_bureau=e.get("obj_bureau"),
-                              before=dumps(e.get("before")), after=dumps(e.get("after")), reason=e.get("reason"),
-                              result=e.get("result", "success"), algo=algo)
-        rec.prev_hash = prev
-        rec.hash = prev = compute_hash(rec, prev)
-        out.append(rec)
-    conn.execute(insert(AuditRecord.__table__), [vars(r) for r in out])
-    conn.execute(update(head_table).where(head_table.c.id == 1).values(hash=prev, at=at))
-    return out
+    append = Append(session, actor=actor)
+    append.take(len(entries))
+    return append.write(entries)
+
+
+class Append:
+    """An append in two steps, for callers that hold other hot rows (issuing)::
+
+        append = Append(session)     # who, algorithm, client address: before any lock
+        append.take(n)               # the head row: bumped, read and locked until COMMIT
+        rows = append.write(entries) # hashed and written by statements that return nothing,
+                                     # so a driver may send them with the COMMIT in one round trip
+
+    Everything is Core statements on the session's connection: no ORM
+    bookkeeping and no autoflush while the head row is held.
+    """
+
+    def __init__(self, session=None, *, actor=None):
+        self.session = session or db.session
+        self.name, self.kind, self.bureau = actor or current_actor_identity()
+        if not self.name:
+            raise ValueError("an audit record needs an actor")
+        self.algo = configured_algorithm()
+        self.client = client_address()
+        self.end = self.prev = None
+
+    def take(self, n: int) -> None:
+        self.took(n, self.session.connection().execute(*self.take_statement(n)).one())
+
+    @staticmethod
+    def take_statement(n: int) -> tuple:
+        """The head bump as ``(statement, params)``, for a caller that sends it with its own."""
+        return _HEAD_BUMP, {"n": n}
+
+    def took(self, n: int, row) -> None:
+        """Record the head bump's returned row (last sequence number, previous hash)."""
+        self.n = n
+        self.end, self.prev = row
+
+    def write(self, entries: list[dict]) -> list:
+        if self.end is None or len(entries) != self.n:
+            raise RuntimeError("take(n) the head for exactly the entries written")
+        at = utcnow()        # after the lock: times never run backwards along the chain
+        prev = self.prev
+        out = []
+        for offset, e in enumerate(entries, start=self.end - self.n + 1):
+            obj_id = e.get("obj_id")
+            rec = SimpleNamespace(seq=offset, at=at, actor=str(self.name), actor_kind=self.kind,
+                                  actor_bureau=self.bureau, client_addr=self.client, action=e["action"],
+                                  obj_type=e.get("obj_type"), obj_id=None if obj_id is None else str(obj_id),
+                                  obj_bureau=e.get("obj_bureau"), before=dumps(e.get("before")),
+                                  after=dumps(e.get("after")), reason=e.get("reason"),
+                                  result=e.get("result", "success"), algo=self.algo)
+            rec.prev_hash = prev
+            rec.hash = prev = compute_hash(rec, prev)
+            out.append(rec)
+        rows = [vars(r) for r in out]
+        conn = self.session.connection()
+        conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+        conn.execute(_HEAD_SET, {"h": prev, "a": at})
+        self.end = None
+        return out
+
+
+# statements built once (building a statement costs more than running it)
+_head = AuditHead.__table__
+_HEAD_BUMP = (update(_head).where(_head.c.id == 1).values(seq=_head.c.seq + bindparam("n"))
+              .returning(_head.c.seq, _head.c.hash))
+_HEAD_SET = update(_head).where(_head.c.id == 1).values(hash=bindparam("h"), at=bindparam("a"))
+_INSERT = insert(AuditRecord.__table__)
 
 
 def ensure_head(session=None) -> None:

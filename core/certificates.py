@@ -77,16 +77,19 @@ def font_paths(app=None) -> tuple[str, str]:
 
 @lru_cache(maxsize=8)
 def _charset(path: str) -> frozenset:
+    """The characters the font can draw (as one-character strings)."""
     from reportlab.pdfbase.ttfonts import TTFontFile
-    return frozenset(TTFontFile(path, subfontIndex=0).charToGlyph)
+    return frozenset(map(chr, TTFontFile(path, subfontIndex=0).charToGlyph))
 
 
 def missing_chars(text: str, font_path: str) -> list[str]:
     """Characters of ``text`` the font cannot draw (whitespace ignored), in order, once each."""
     have = _charset(font_path)
+    if not text or have.issuperset(text):
+        return []
     out = []
     for ch in text or "":
-        if ch.isspace() or ord(ch) in have or ch in out:
+        if ch.isspace() or ch in have or ch in out:
             continue
         out.append(ch)
     return out

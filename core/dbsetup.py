@@ -8,6 +8,8 @@ needs none of this: its row locks do the work.
 """
 from __future__ import annotations
 
+import contextlib
+
 from sqlalchemy import event
 
 
@@ -39,3 +41,68 @@ def install_sqlite_begin(engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     engine._permits_begin = True
+
+
+@contextlib.contextmanager
+def one_round_trip(session):
+    """Send the statements run in this block, and a COMMIT made in it, in one round trip.
+
+    On PostgreSQL with psycopg this is the driver's pipeline mode: statements
+    are queued and go out together at the COMMIT (or at the end of the
+    block), and an error in any of them fails the COMMIT, so nothing is
+    half-written.  Only statements that return no rows may run inside (a
+    result cannot be read before the round trip).  Elsewhere (SQLite, in
+    process) the statements simply run one after the other.
+    """
+    raw = session.connection().connection.driver_connection
+    pipeline = getattr(raw, "pipeline", None)
+    if pipeline is None or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    with pipeline():
+        yield
+
+
+def run_together(session, statements: list) -> list[list]:
+    """Run ``[(statement, params), …]`` in order and return each one's rows (lists of tuples).
+
+    On PostgreSQL with psycopg they go to the server in one round trip
+    (pipeline mode), in the session's transaction; an error in any of them
+    raises after the round trip and leaves the transaction to be rolled
+    back.  Elsewhere they run one after the other.
+    """
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
+        return [conn.execute(stmt, params).all() for stmt, params in statements]
+    cursors = []
+    with raw.pipeline():
+        for stmt, params in statements:
+            sql, bind = _compiled(stmt, conn.dialect)
+            cursor = raw.cursor()
+            cursor.execute(sql, bind(params))
+            cursors.append(cursor)
+    return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+
+
+_COMPILED: dict = {}
+
+
+def _compiled(stmt, dialect):
+    """(SQL text, params → driver params) of a Core statement, compiled once per dialect."""
+    key = (id(stmt), dialect.name)
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is stmt:
+        return hit[1]
+    compiled = stmt.compile(dialect=dialect)
+    processors = dict(compiled._bind_processors)
+
+    def bind(params):
+        values = compiled.construct_params(params)
+        for name, process in processors.items():
+            if name in values:
+                values[name] = process(values[name])
+        return values
+
+    _COMPILED[key] = (stmt, (str(compiled), bind))
+    return _COMPILED[key][1]

@@ -6,13 +6,15 @@ per (scope, type letters, year, trial) in ``number_counter``; the scope is
 ``province`` (one counter for the whole province, the default) or the
 issuing bureau's 6-digit code (``PERMITS_TYPE_SCOPE = "division"``).
 
-Allocation is an atomic ``UPDATE number_counter SET value = value + 1 …
-RETURNING value`` inside the issuing transaction -- the same statement on
-SQLite and PostgreSQL, never ``MAX()+1`` and never a database sequence
-(which would skip a value on rollback).  The row lock is held until commit,
-so a rolled-back or killed issue leaves neither a duplicate nor a gap, and
-the UNIQUE constraint on ``permit.number`` guards the rest.  Counters only
-ever go up: a number is never reused, not after revocation either.
+Allocation is one atomic statement inside the issuing transaction,
+``INSERT INTO number_counter … VALUES (…, 1) ON CONFLICT (…) DO UPDATE SET
+value = number_counter.value + 1 RETURNING value`` -- the same statement on
+SQLite and PostgreSQL, which creates a counter at its first use; never
+``MAX()+1`` and never a database sequence (which would skip a value on
+rollback).  The row lock is held until commit, so a rolled-back or killed
+issue leaves neither a duplicate nor a gap, and the UNIQUE constraint on
+``permit.number`` guards the rest.  Counters only ever go up: a number is
+never reused, not after revocation either.
 
 Trial numbers (issued before ``PERMITS_GO_LIVE``) come from a counter of
 their own and live in the serial range ``9000001…9999999``; formal serials
@@ -22,26 +24,32 @@ and the number itself tells which it is.
 Issuing follows the "two hot rows" rule (``docs``/design notes): everything
 that can fail or is slow runs first -- the declaration's validation, the
 checks in :data:`PRE_ISSUE_CHECKS`, the font coverage of every printed
-character, the digest of the printed fields.  Only then, as the last
-statements before ``COMMIT``: counter, number, signature, audit record.
-The PDF is rendered after the commit, at first print.
+character, the digest of the printed fields.  Then two round trips: one
+locks the permit's own row and takes the two hot rows (counter, chain
+head); the number is formatted and signed and the audit record hashed in
+process; the second sends the permit's row, the audit record and the
+``COMMIT`` together.  The PDF is rendered after the commit, at first print.
 """
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
 from flask import current_app
 from flask_appbuilder import Model
 from flask_babel import gettext as _
-from sqlalchemy import Boolean, Column, Integer, String, and_, update
+from sqlalchemy import Boolean, Column, Integer, String, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import audit, signing
 from .clock import local_today
+from .dbsetup import one_round_trip, run_together
 from .extensions import db
-from .models import STATUS_CHANGED, STATUS_DRAFT, STATUS_ISSUED, STATUSES, Bureau, utcnow
+from .models import (STATUS_CHANGED, STATUS_DRAFT, STATUS_ISSUED, STATUSES, Bureau, Permit, _current_user_id,
+                     utcnow)
 
 __all__ = ["NumberCounter", "format_number", "parse_number", "NumberParts", "issue_permit",
            "change_permit", "IssueError", "PRE_ISSUE_CHECKS", "next_serial", "is_trial", "local_today"]
@@ -144,55 +152,47 @@ def scope_key(bureau: Bureau, app=None) -> str:
     return bureau.number_code if scope == "division" else "province"
 
 
-_KNOWN_COUNTERS: set = set()
-
-
 def ensure_counter(session, key: str, letters: str, year: int, trial: bool) -> None:
-    """Create the counter row if missing (no lock is taken when it exists).
-
-    Counter rows are never deleted, so a row seen once in this process is not
-    looked for again.
-    """
-    bind = session.get_bind()
-    known = (str(bind.url), key, letters, year, trial)
-    if known in _KNOWN_COUNTERS:
-        return
+    """Create the counter row if it is missing (issuing does not need this: it creates its row)."""
     values = dict(scope_key=key, letters=letters, year=year, trial=trial, value=0)
-    dialect = bind.dialect.name
+    dialect = session.get_bind().dialect.name
+    make = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if make is None:
+        raise RuntimeError(f"numbering supports PostgreSQL and SQLite, not {dialect}")
+    session.connection().execute(make(NumberCounter.__table__).values(**values).on_conflict_do_nothing())
+
+
+def _bump(make):
+    """``INSERT … ON CONFLICT DO UPDATE SET value = value + 1 RETURNING value``: the counter row,
+    created at its first use, bumped and locked until commit, in one statement."""
     table = NumberCounter.__table__
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    else:  # pragma: no cover - other databases: a savepoint catches the race
-        from sqlalchemy.exc import IntegrityError
-        if session.get(NumberCounter, (key, letters, year, trial)) is None:
-            try:
-                with session.begin_nested():
-                    session.add(NumberCounter(**values))
-            except IntegrityError:
-                pass
-        return
-    session.connection().execute(stmt)
-    session.info.setdefault("permits_counters_seen", set()).add(known)
+    return (make(table)
+            .values(scope_key=bindparam("k"), letters=bindparam("l"), year=bindparam("y"), trial=bindparam("t"),
+                    value=1)
+            .on_conflict_do_update(index_elements=list(table.primary_key.columns),
+                                   set_={"value": table.c.value + 1})
+            .returning(table.c.value))
 
 
-def forget_counters() -> None:
-    _KNOWN_COUNTERS.clear()
+# built once: no statement building while the row is locked
+_BUMPS = {"postgresql": _bump(postgresql.insert), "sqlite": _bump(sqlite.insert)}
 
 
 def next_serial(session, key: str, letters: str, year: int, trial: bool) -> int:
     """The hot row: bump the counter and return the new serial (held locked until commit)."""
-    c = NumberCounter.__table__.c
-    stmt = (update(NumberCounter.__table__)     # a Core statement: no ORM work while the row is locked
-            .where(and_(c.scope_key == key, c.letters == letters, c.year == year, c.trial == trial))
-            .values(value=c.value + 1)
-            .returning(c.value))
-    value = session.connection().execute(stmt).scalar_one_or_none()
-    if value is None:                            # the row is gone (a rebuilt database): create it again
-        _KNOWN_COUNTERS.clear()
-        ensure_counter(session, key, letters, year, trial)
-        value = session.connection().execute(stmt).scalar_one()
+    stmt, params = _bump_statement(session, key, letters, year, trial)
+    return _serial_for(trial, session.connection().execute(stmt, params).scalar_one())
+
+
+def _bump_statement(session, key: str, letters: str, year: int, trial: bool) -> tuple:
+    dialect = session.get_bind().dialect.name
+    if dialect not in _BUMPS:
+        raise RuntimeError(f"numbering supports PostgreSQL and SQLite, not {dialect}")
+    return _BUMPS[dialect], {"k": key, "l": letters, "y": year, "t": trial}
+
+
+def _serial_for(trial: bool, value: int) -> int:
+    """The serial for a counter value just drawn (trial serials live above FORMAL_MAX)."""
     if trial:
         if value > TRIAL_MAX:
             raise IssueError({"_": _("The trial numbers of this year are used up")})
@@ -252,24 +252,86 @@ class Issued:
     trial: bool
 
 
-def _assign(session, permit, ptype, bureau, today, digest, action, before=None, reason=None):
-    """The hot part, in this order: counter, number, signature, audit record, hook."""
+def _assign(session, permit, ptype, bureau, today, digest, action, expected_status, before=None, reason=None,
+            extra=None):
+    """The hot part: counter, audit head, number, signature, hook -- then the writes.
+
+    Returns the writes as a callable: they are statements that return
+    nothing, so :func:`_hot_transaction` sends them with the COMMIT in one
+    round trip where the driver can.  While the two hot rows are held there
+    is no ORM work and no statement building, only these statements.
+    ``extra`` holds further ``(id, values)`` permit-row writes of the same
+    transaction (a change marks the old version).
+
+    When a plugin implements ``on_permit_issued``, the chain head is taken
+    after the hook instead (one more round trip), so audit records the hook
+    writes itself come before this one in the chain.
+    """
     trial = is_trial(today)
     key = scope_key(bureau)
-    serial = next_serial(session, key, ptype.letters, today.year, trial)
-    permit.serial = serial
-    permit.trial = trial
-    permit.number = format_number(ptype.prefix_char, bureau.number_code, today.year, ptype.letters, serial)
-    permit.issued_on = today
-    permit.issued_at = utcnow()
-    permit.status = STATUS_ISSUED
-    permit.digest = digest
-    permit.payload = signing.sign_permit(permit, ptype, current_app.instance_path)
-    audit.record(action, obj_type=ptype.code, obj_id=permit.id, obj_bureau=permit.bureau_code,
+    now = utcnow()
+    changed_by = _current_user_id()
+    append = audit.Append(session)
+    hook = current_app.extensions["permits"].pm.hook.on_permit_issued
+    hooked = bool(hook.get_hookimpls())
+    # one round trip: the permit's own row, then the hot rows
+    rows = run_together(session, [(_LOCK_PERMIT, {"_id": permit.id}),
+                                  _bump_statement(session, key, ptype.letters, today.year, trial)]
+                        + ([] if hooked else [append.take_statement(1)]))
+    if not rows[0] or rows[0][0][0] != expected_status:
+        raise IssueError({"status": _changed_meanwhile()})
+    serial = _serial_for(trial, rows[1][0][0])
+    number = format_number(ptype.prefix_char, bureau.number_code, today.year, ptype.letters, serial)
+    values = dict(serial=serial, trial=trial, number=number, issued_on=today, issued_at=now,
+                  status=STATUS_ISSUED, digest=digest, changed_on=now, changed_by_fk=changed_by,
+                  payload=signing.sign_number(number, permit.bureau_code, today, digest, current_app.instance_path))
+    for name, value in values.items():
+        set_committed_value(permit, name, value)
+    if hooked:
+        hook(permit=permit, permit_type=ptype)
+        session.flush()             # whatever the hook added, before the writes below
+        append.take(1)
+    else:
+        append.took(1, rows[2][0])
+    entry = dict(action=action, obj_type=ptype.code, obj_id=permit.id, obj_bureau=permit.bureau_code,
                  before=before, reason=reason,
-                 after={"number": permit.number, "issued_on": today.isoformat(), "trial": trial,
+                 after={"number": number, "issued_on": today.isoformat(), "trial": trial,
                         "digest": digest, "version": permit.version})
-    current_app.extensions["permits"].pm.hook.on_permit_issued(permit=permit, permit_type=ptype)
+
+    def writes():
+        conn = session.connection()
+        for other_id, other_values in extra or ():
+            conn.execute(_permit_update(tuple(other_values)), {**other_values, "_id": other_id})
+        conn.execute(_permit_update(tuple(values)), {**values, "_id": permit.id})
+        append.write([entry])
+
+    return writes
+
+
+@functools.lru_cache(maxsize=None)
+def _permit_update(names: tuple):
+    table = Permit.__table__
+    return update(table).where(table.c.id == bindparam("_id")).values({name: bindparam(name) for name in names})
+
+
+def _check_status(session, permit, expected_status: str) -> None:
+    """Lock the permit's row until commit and check it still has ``expected_status``.
+
+    Two clerks issuing (or changing) the same record at once: the second
+    waits for the first's commit, then is refused.  (SQLite's ``BEGIN
+    IMMEDIATE`` already holds the whole database.)
+    """
+    status = session.connection().execute(_LOCK_PERMIT, {"_id": permit.id}).scalar_one_or_none()
+    if status != expected_status:
+        raise IssueError({"status": _changed_meanwhile()})
+
+
+def _changed_meanwhile():
+    return _("This permit was issued or changed by someone else a moment ago; reload its page")
+
+
+_LOCK_PERMIT = (select(Permit.__table__.c.status).where(Permit.__table__.c.id == bindparam("_id"))
+                .with_for_update())
 
 
 def verification_url(permit) -> str:
@@ -293,10 +355,10 @@ def issue_permit(permit, *, session=None, today: dt.date | None = None, commit: 
     today = today or local_today()
     digest = signing.digest_of(ptype, permit)
     bureau = session.get(Bureau, permit.bureau_code)
-    ensure_counter(session, scope_key(bureau), ptype.letters, today.year, is_trial(today))
+
     def work():
-        _assign(session, permit, ptype, bureau, today, digest, "permit.issue")
-        return Issued(permit, permit.number, verification_url(permit), permit.trial)
+        writes = _assign(session, permit, ptype, bureau, today, digest, "permit.issue", STATUS_DRAFT)
+        return Issued(permit, permit.number, verification_url(permit), permit.trial), writes
 
     return _hot_transaction(session, work, commit)
 
@@ -339,35 +401,39 @@ def change_permit(permit, new_values: dict, *, session=None, today: dt.date | No
     bureau = session.get(Bureau, permit.bureau_code)
 
     def work():
+        _check_status(session, permit, STATUS_ISSUED)
         session.add(new)
         session.flush()
-        ensure_counter(session, scope_key(bureau), ptype.letters, today.year, is_trial(today))
-        permit.status = STATUS_CHANGED
+        old_values = {"status": STATUS_CHANGED, "changed_on": utcnow(), "changed_by_fk": _current_user_id()}
         before = {"number": permit.number, "version": permit.version,
                   "fields": {k: ptype.field(k).display(getattr(permit, k)) for k in changed}}
-        _assign(session, new, ptype, bureau, today, digest, "permit.change", before=before, reason=reason)
-        return Issued(new, new.number, verification_url(new), new.trial)
+        writes = _assign(session, new, ptype, bureau, today, digest, "permit.change", STATUS_DRAFT, before=before,
+                         reason=reason, extra=[(permit.id, old_values)])
+        for name, value in old_values.items():
+            set_committed_value(permit, name, value)
+        return Issued(new, new.number, verification_url(new), new.trial), writes
 
     return _hot_transaction(session, work, commit)
 
 
 def _hot_transaction(session, work, commit: bool):
-    """Run the hot part of an issue or change; commit, or roll everything back (number included)."""
+    """Run the hot part of an issue or change; commit, or roll everything back (number included).
+
+    ``work()`` takes the hot rows and returns ``(result, writes)``; the writes
+    and the COMMIT go to the database in one round trip where the driver can
+    (:func:`core.dbsetup.one_round_trip`), so the hot rows are held for
+    about as long as in a bare ``UPDATE … RETURNING; COMMIT``.
+    """
     try:
-        result = work()
-        if commit:
-            _commit(session)
+        result, writes = work()
+        with one_round_trip(session):
+            writes()
+            if commit:
+                session.commit()
     except BaseException:
-        session.info.pop("permits_counters_seen", None)
         session.rollback()
         raise
     return result
-
-
-def _commit(session) -> None:
-    seen = session.info.pop("permits_counters_seen", set())
-    session.commit()
-    _KNOWN_COUNTERS.update(seen)      # only rows that are committed are known to exist
 
 
 def successor(permit, session=None):

@@ -260,13 +260,25 @@ def check_signature(payload: Payload, keys: dict) -> str:
 
 def sign_permit(permit, ptype, instance_path) -> str:
     """The signed payload of an issued permit (number, bureau, date and digest already set)."""
+    return sign_number(permit.number, permit.bureau_code, permit.issued_on, permit.digest, instance_path)
+
+
+def sign_number(number: str, bureau_code: str, issued_on: dt.date, digest: str, instance_path) -> str:
+    """The signed payload for a number, its bureau, its issue date and the digest of its printed fields."""
     from .numbering import parse_number
     key = load_private(instance_path)
-    parts = parse_number(permit.number)
+    parts = parse_number(number)
     payload = Payload(letters=parts.letters, division=parts.division, year=parts.year, serial=parts.serial,
-                      bureau_code=permit.bureau_code, issued_on=permit.issued_on, digest=permit.digest[:24],
-                      key_id=key_id(key.public_key()))
+                      bureau_code=bureau_code, issued_on=issued_on, digest=digest[:24],
+                      key_id=_key_id_of(key))
     return sign(payload, key)
+
+
+def _key_id_of(private_key: Ed25519PrivateKey) -> str:
+    cached = _CACHE.get(("key_id", id(private_key)))
+    if cached is None or cached[0] is not private_key:
+        cached = _CACHE[("key_id", id(private_key))] = (private_key, key_id(private_key.public_key()))
+    return cached[1]
 
 
 def verification_url(base_url: str, payload: str) -> str:

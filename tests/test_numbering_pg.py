@@ -126,3 +126,56 @@ def test_process_killed_mid_issue_leaves_no_duplicate_and_no_gap(pg_app):
     assert sorted(r.serial for r in rows if r.number) == list(range(1, 25))   # the killed serial 5 was reused
     assert held_number in numbers                                              # by the next issue, no gap
     assert problem is None
+
+
+def _issue_one(app, pk, queue, release=None):
+    """Worker body: issue one draft; with ``release``, wait inside the hot part until it is set."""
+    from core import audit, numbering
+    from core.extensions import db
+    from core.hookspecs import hookimpl
+    from core.models import Permit
+    with app.app_context():
+        db.engine.dispose(close=False)
+        if release is not None:
+            class Wait:
+                @hookimpl
+                def on_permit_issued(self, permit, permit_type):
+                    queue.put(("holding", permit.number))
+                    release.wait(60)
+
+            app.extensions["permits"].pm.register(Wait(), name="wait")
+        with audit.acting_as(f"worker-{os.getpid()}", "job"):
+            try:
+                issued = numbering.issue_permit(db.session.get(Permit, pk), today=DAY)
+                queue.put(("issued", issued.number))
+            except numbering.IssueError as exc:
+                queue.put(("refused", exc.errors))
+
+
+def test_two_clerks_issuing_the_same_draft_get_one_number(pg_app):
+    """The second waits on the record's row lock, then is refused: one number, no gap."""
+    import time
+    pk, = _drafts(pg_app, 1)
+    first_q, second_q, release = CTX.Queue(), CTX.Queue(), CTX.Event()
+    first = CTX.Process(target=_issue_one, args=(pg_app, pk, first_q, release))
+    first.start()
+    assert first_q.get(timeout=60)[0] == "holding"
+    second = CTX.Process(target=_issue_one, args=(pg_app, pk, second_q))
+    second.start()
+    time.sleep(1.0)                       # the second is now waiting on the row lock
+    assert second_q.empty()
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert first.exitcode == 0 and second.exitcode == 0
+    outcome = first_q.get(timeout=10)
+    assert outcome[0] == "issued" and outcome[1].endswith("2025YG0000001号")
+    assert second_q.get(timeout=10) == ("refused", {"status": "该许可刚刚已由他人发证或变更，请刷新页面后查看"})
+    rows, (_count, _head, problem) = _issued(pg_app)
+    assert [(r.number, r.serial, r.status) for r in rows] == [(outcome[1], 1, "issued")]
+    assert problem is None
+    from core.extensions import db
+    from core.numbering import NumberCounter
+    with pg_app.app_context():
+        assert db.session.get(NumberCounter, ("province", "YG", 2025, False)).value == 1
+        db.session.remove()
