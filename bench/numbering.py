@@ -9,7 +9,11 @@ For each database and each process count it prints
   ``UPDATE number_counter SET value = value + 1 … RETURNING value``, each in
   its own transaction and nothing else -- as the limit;
 * the ratio of the two, and the number of duplicate numbers and gaps
-  (both must be 0).
+  (both must be 0);
+* for both loops, the machine's CPU time per operation (every process:
+  the workers and the database server) and how busy its CPUs were.  When
+  issuing keeps every CPU busy, the ratio measures the CPU cost of an issue
+  against that of a bare bump, not how long the counter row is held.
 
 Usage::
 
@@ -29,6 +33,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,21 +121,37 @@ def _bare_worker(app, n, key, start, done):
     done.put(n)
 
 
+def _cpu_times():
+    """(busy, all) CPU seconds of the whole machine so far (Linux /proc/stat; zeros elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]                     # idle + iowait
+    everything = sum(fields[:8])                     # user … steal (guest time is inside user)
+    return (everything - idle) / tick, everything / tick
+
+
 def _run(procs):
+    """Run the workers from one start signal; (operations, seconds, machine CPU seconds used)."""
     start, done = CTX.Event(), CTX.Queue()
     workers = [CTX.Process(target=t, args=(*a, start, done)) for t, a in procs]
     for w in workers:
         w.start()
     time.sleep(1.0)                    # every worker connected and waiting
+    busy0, _ = _cpu_times()
     t0 = time.perf_counter()
     start.set()
     total = sum(done.get(timeout=600) for _ in workers)
     elapsed = time.perf_counter() - t0
+    busy1, _ = _cpu_times()
     for w in workers:
         w.join(60)
         if w.exitcode != 0:
             raise SystemExit(f"a worker failed (exit code {w.exitcode})")
-    return total, elapsed
+    return total, elapsed, busy1 - busy0
 
 
 def measure(app, nprocs, total, year):
@@ -141,7 +162,7 @@ def measure(app, nprocs, total, year):
     day = dt.date(year, 6, 1)
     ids = make_drafts(app, total)
     chunks = [ids[i::nprocs] for i in range(nprocs)]
-    issued, t_issue = _run([(_issue_worker, (app, chunk, day)) for chunk in chunks])
+    issued, t_issue, cpu_issue = _run([(_issue_worker, (app, chunk, day)) for chunk in chunks])
     key = f"bench{nprocs}"
     with app.app_context():
         ensure_counter(db.session, key, "ZZ", 2000, False)
@@ -149,7 +170,7 @@ def measure(app, nprocs, total, year):
         db.session.remove()
         db.engine.dispose()
     per = total // nprocs
-    bare, t_bare = _run([(_bare_worker, (app, per, key)) for _ in range(nprocs)])
+    bare, t_bare, cpu_bare = _run([(_bare_worker, (app, per, key)) for _ in range(nprocs)])
     with app.app_context():
         serials = db.session.scalars(select(Permit.serial).where(Permit.id.in_(ids))).all()
         numbers = db.session.scalars(select(Permit.number).where(Permit.id.in_(ids))).all()
@@ -159,7 +180,22 @@ def measure(app, nprocs, total, year):
     duplicates = len(numbers) - len(set(numbers))
     gaps = len(set(range(1, total + 1)) - set(serials))
     assert final == bare, "bare loop lost an increment"
-    return issued / t_issue, bare / t_bare, duplicates, gaps
+    cpus = os.cpu_count() or 1
+    return Figures(issued / t_issue, bare / t_bare, duplicates, gaps,
+                   cpu_issue / issued * 1000, cpu_issue / (t_issue * cpus) * 100,
+                   cpu_bare / bare * 1000, cpu_bare / (t_bare * cpus) * 100)
+
+
+@dataclass
+class Figures:
+    issued: float          # issues per second
+    bare: float            # bare counter bumps per second
+    duplicates: int
+    gaps: int
+    issue_cpu_ms: float    # machine CPU (every process: workers and database) per issue
+    issue_busy: float      # % of the machine's CPUs busy while issuing
+    bare_cpu_ms: float
+    bare_busy: float
 
 
 def main(argv=None):
@@ -177,7 +213,8 @@ def main(argv=None):
     if not args.no_sqlite:
         targets.append(("SQLite", None))
     print(f"bench/numbering.py: {args.total} issues per measurement, {os.cpu_count()} CPUs")
-    print(f"{'database':<11} {'procs':>5} {'issued/s':>10} {'bare loop/s':>12} {'ratio':>6} {'dups':>5} {'gaps':>5}")
+    print(f"{'database':<11} {'procs':>5} {'issued/s':>10} {'bare loop/s':>12} {'ratio':>6} {'dups':>5} {'gaps':>5}"
+          f" {'cpu ms/issue':>13} {'busy%':>6} {'cpu ms/bump':>12} {'busy%':>6}")
     failed = False
     for label, url in targets:
         with tempfile.TemporaryDirectory(prefix="permits-bench-") as tmp:
@@ -185,10 +222,11 @@ def main(argv=None):
                 reset_pg(url)
             app = build_app(Path(tmp) / "instance", url)
             for i, n in enumerate(levels):
-                rate, bare, dups, gaps = measure(app, n, args.total - args.total % n, 2001 + i)
-                failed |= bool(dups or gaps)
-                print(f"{label:<11} {n:>5} {rate:>10.1f} {bare:>12.1f} {rate / bare:>6.2f} {dups:>5} {gaps:>5}",
-                      flush=True)
+                f = measure(app, n, args.total - args.total % n, 2001 + i)
+                failed |= bool(f.duplicates or f.gaps)
+                print(f"{label:<11} {n:>5} {f.issued:>10.1f} {f.bare:>12.1f} {f.issued / f.bare:>6.2f} "
+                      f"{f.duplicates:>5} {f.gaps:>5} {f.issue_cpu_ms:>13.2f} {f.issue_busy:>6.0f} "
+                      f"{f.bare_cpu_ms:>12.2f} {f.bare_busy:>6.0f}", flush=True)
     return 1 if failed else 0
 
 

@@ -247,7 +247,9 @@ class Append:
         self.n = n
         self.end, self.prev = row
 
-    def write(self, entries: list[dict]) -> list:
+    def write(self, entries: list[dict], execute=None) -> list:
+        """Hash and write ``entries`` (as many as taken); ``execute(statement, params)`` runs the
+        two statements (default: on the session's connection)."""
         if self.end is None or len(entries) != self.n:
             raise RuntimeError("take(n) the head for exactly the entries written")
         at = utcnow()        # after the lock: times never run backwards along the chain
@@ -265,9 +267,9 @@ class Append:
             rec.hash = prev = compute_hash(rec, prev)
             out.append(rec)
         rows = [vars(r) for r in out]
-        conn = self.session.connection()
-        conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
-        conn.execute(_HEAD_SET, {"h": prev, "a": at})
+        execute = execute or self.session.connection().execute
+        execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+        execute(_HEAD_SET, {"h": prev, "a": at})
         self.end = None
         return out
 

@@ -45,22 +45,33 @@ def install_sqlite_begin(engine) -> None:
 
 @contextlib.contextmanager
 def one_round_trip(session):
-    """Send the statements run in this block, and a COMMIT made in it, in one round trip.
+    """Yield ``execute(statement, params)`` whose statements, and a COMMIT made in this block,
+    go to the database in one round trip.
 
-    On PostgreSQL with psycopg this is the driver's pipeline mode: statements
-    are queued and go out together at the COMMIT (or at the end of the
-    block), and an error in any of them fails the COMMIT, so nothing is
-    half-written.  Only statements that return no rows may run inside (a
-    result cannot be read before the round trip).  Elsewhere (SQLite, in
-    process) the statements simply run one after the other.
+    On PostgreSQL with psycopg this is the driver's pipeline mode: each Core
+    statement (compiled once) is queued as it is executed and all go out
+    together at the COMMIT (or at the end of the block); an error in any of
+    them fails the COMMIT, so nothing is half-written.  Only statements that
+    return no rows belong here (nothing can be read before the round trip).
+    Elsewhere (SQLite, in process) ``execute`` runs each statement at once.
     """
-    raw = session.connection().connection.driver_connection
-    pipeline = getattr(raw, "pipeline", None)
-    if pipeline is None or session.get_bind().dialect.name != "postgresql":
-        yield
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
+        yield lambda stmt, params: conn.execute(stmt, params)
         return
-    with pipeline():
-        yield
+    dialect = conn.dialect
+
+    def execute(stmt, params):
+        sql, bind = _compiled(stmt, dialect)
+        cursor = raw.cursor()
+        if isinstance(params, list):
+            cursor.executemany(sql, [bind(p) for p in params])
+        else:
+            cursor.execute(sql, bind(params))
+
+    with raw.pipeline():
+        yield execute
 
 
 def run_together(session, statements: list) -> list[list]:

@@ -256,8 +256,8 @@ def _assign(session, permit, ptype, bureau, today, digest, action, expected_stat
             extra=None):
     """The hot part: counter, audit head, number, signature, hook -- then the writes.
 
-    Returns the writes as a callable: they are statements that return
-    nothing, so :func:`_hot_transaction` sends them with the COMMIT in one
+    Returns the writes as a callable ``writes(execute)``: they are statements
+    that return nothing, so :func:`_hot_transaction` sends them with the COMMIT in one
     round trip where the driver can.  While the two hot rows are held there
     is no ORM work and no statement building, only these statements.
     ``extra`` holds further ``(id, values)`` permit-row writes of the same
@@ -298,12 +298,11 @@ def _assign(session, permit, ptype, bureau, today, digest, action, expected_stat
                  after={"number": number, "issued_on": today.isoformat(), "trial": trial,
                         "digest": digest, "version": permit.version})
 
-    def writes():
-        conn = session.connection()
+    def writes(execute):
         for other_id, other_values in extra or ():
-            conn.execute(_permit_update(tuple(other_values)), {**other_values, "_id": other_id})
-        conn.execute(_permit_update(tuple(values)), {**values, "_id": permit.id})
-        append.write([entry])
+            execute(_permit_update(tuple(other_values)), {**other_values, "_id": other_id})
+        execute(_permit_update(tuple(values)), {**values, "_id": permit.id})
+        append.write([entry], execute)
 
     return writes
 
@@ -426,8 +425,8 @@ def _hot_transaction(session, work, commit: bool):
     """
     try:
         result, writes = work()
-        with one_round_trip(session):
-            writes()
+        with one_round_trip(session) as execute:
+            writes(execute)
             if commit:
                 session.commit()
     except BaseException:
