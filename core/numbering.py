@@ -420,10 +420,13 @@ def _hot_transaction(session, work, commit: bool):
 
     ``work()`` takes the hot rows and returns ``(result, writes)``; the writes
     and the COMMIT go to the database in one round trip where the driver can
-    (:func:`core.dbsetup.one_round_trip`), so the hot rows are held for
-    about as long as in a bare ``UPDATE … RETURNING; COMMIT``.
+    (:func:`core.dbsetup.one_round_trip`), so the hot rows are held for two
+    round trips, as in a bare ``UPDATE … RETURNING; COMMIT`` (with more work
+    in each).  Changes the caller made to loaded objects are flushed first,
+    before any hot row is taken.
     """
     try:
+        session.flush()
         result, writes = work()
         with one_round_trip(session) as execute:
             writes(execute)
