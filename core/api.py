@@ -145,13 +145,21 @@ class PermitRestApi(IssueApiMixin, ModelRestApi):
                                                  status=STATUSES.get(item.status, item.status)))
         if request.is_json and not isinstance(request.get_json(silent=True), dict):
             return self.response_400(message=_("The request body must be a JSON object"))
-        return super().put_headless(pk)
+        try:
+            return super().put_headless(pk)
+        except records.NoLongerDraft as exc:        # issued by someone else since it was loaded
+            db.session.rollback()
+            return self.response(409, message=str(exc))
 
     def delete_headless(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
         if item is not None and item.status != STATUS_DRAFT:
             return self.response(409, message=_("Only drafts can be deleted; issued numbers are kept forever"))
-        return super().delete_headless(pk)
+        try:
+            return super().delete_headless(pk)
+        except records.NoLongerDraft as exc:
+            db.session.rollback()
+            return self.response(409, message=str(exc))
 
 
 def permit_api_class(ptype, model):

@@ -175,6 +175,8 @@ class IssueApiMixin:
         try:
             issued = numbering.issue_permit(item)
         except numbering.IssueError as exc:
+            if exc.conflict:
+                return self.response(409, message=exc.messages[0])
             return self.response_422(message={k: [v] for k, v in exc.errors.items()})
         return self.response(200, **self._issued_body(issued))
 
@@ -251,5 +253,7 @@ class IssueApiMixin:
             issued = numbering.change_permit(item, data, reason=reason)
         except numbering.IssueError as exc:
             db.session.rollback()
+            if exc.conflict:
+                return self.response(409, message=exc.messages[0])
             return self.response_422(message={k: [v] for k, v in exc.errors.items()})
         return self.response(200, previous_number=old_number, **self._issued_body(issued))

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 from flask import current_app
 from flask_appbuilder import Model
 from flask_babel import gettext as _
-from sqlalchemy import Boolean, Column, Integer, String, bindparam, select, update
+from sqlalchemy import Boolean, Column, Integer, String, bindparam, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import audit, signing
+from . import audit, records, signing
 from .clock import local_today
 from .dbsetup import one_round_trip, run_together
 from .extensions import db
@@ -121,10 +121,15 @@ def parse_number(text: str) -> NumberParts:
 
 
 class IssueError(ValueError):
-    """Issuing was refused; ``errors`` maps a field name (or ``"_"``) to a Chinese message."""
+    """Issuing was refused; ``errors`` maps a field name (or ``"_"``) to a Chinese message.
 
-    def __init__(self, errors: dict):
+    ``conflict`` is true when the record's state forbids it (not a draft, not
+    issued, or changed by someone else meanwhile): the API answers 409.
+    """
+
+    def __init__(self, errors: dict, conflict: bool = False):
         self.errors = dict(errors)
+        self.conflict = conflict
         super().__init__("; ".join(str(v) for v in self.errors.values()))
 
     @property
@@ -252,8 +257,7 @@ class Issued:
     trial: bool
 
 
-def _assign(session, permit, ptype, bureau, today, digest, action, expected_status, before=None, reason=None,
-            extra=None):
+def _assign(session, permit, ptype, bureau, today, digest, action, before=None, reason=None, extra=None):
     """The hot part: counter, audit head, number, signature, hook -- then the writes.
 
     Returns the writes as a callable ``writes(execute)``: they are statements
@@ -274,13 +278,10 @@ def _assign(session, permit, ptype, bureau, today, digest, action, expected_stat
     append = audit.Append(session)
     hook = current_app.extensions["permits"].pm.hook.on_permit_issued
     hooked = bool(hook.get_hookimpls())
-    # one round trip: the permit's own row, then the hot rows
-    rows = run_together(session, [(_LOCK_PERMIT, {"_id": permit.id}),
-                                  _bump_statement(session, key, ptype.letters, today.year, trial)]
+    # one round trip: the two hot rows (the permit's own row is locked already)
+    rows = run_together(session, [_bump_statement(session, key, ptype.letters, today.year, trial)]
                         + ([] if hooked else [append.take_statement(1)]))
-    if not rows[0] or rows[0][0][0] != expected_status:
-        raise IssueError({"status": _changed_meanwhile()})
-    serial = _serial_for(trial, rows[1][0][0])
+    serial = _serial_for(trial, rows[0][0][0])
     number = format_number(ptype.prefix_char, bureau.number_code, today.year, ptype.letters, serial)
     values = dict(serial=serial, trial=trial, number=number, issued_on=today, issued_at=now,
                   status=STATUS_ISSUED, digest=digest, changed_on=now, changed_by_fk=changed_by,
@@ -292,7 +293,7 @@ def _assign(session, permit, ptype, bureau, today, digest, action, expected_stat
         session.flush()             # whatever the hook added, before the writes below
         append.take(1)
     else:
-        append.took(1, rows[2][0])
+        append.took(1, rows[1][0])
     entry = dict(action=action, obj_type=ptype.code, obj_id=permit.id, obj_bureau=permit.bureau_code,
                  before=before, reason=reason,
                  after={"number": number, "issued_on": today.isoformat(), "trial": trial,
@@ -313,24 +314,14 @@ def _permit_update(names: tuple):
     return update(table).where(table.c.id == bindparam("_id")).values({name: bindparam(name) for name in names})
 
 
-def _check_status(session, permit, expected_status: str) -> None:
-    """Lock the permit's row until commit and check it still has ``expected_status``.
-
-    Two clerks issuing (or changing) the same record at once: the second
-    waits for the first's commit, then is refused.  (SQLite's ``BEGIN
-    IMMEDIATE`` already holds the whole database.)
-    """
-    status = session.connection().execute(_LOCK_PERMIT, {"_id": permit.id}).scalar_one_or_none()
+def _lock_fresh(session, permit, expected_status: str) -> None:
+    """Lock the record's row, then read it afresh: what is checked, signed and printed is what
+    is stored, and no edit can slip in before the commit (edits take the same lock first)."""
+    session.flush()
+    status = records.lock_row(permit, session)
     if status != expected_status:
-        raise IssueError({"status": _changed_meanwhile()})
-
-
-def _changed_meanwhile():
-    return _("This permit was issued or changed by someone else a moment ago; reload its page")
-
-
-_LOCK_PERMIT = (select(Permit.__table__.c.status).where(Permit.__table__.c.id == bindparam("_id"))
-                .with_for_update())
+        raise IssueError({"status": records.changed_meanwhile()}, conflict=True)
+    session.refresh(permit)
 
 
 def verification_url(permit) -> str:
@@ -347,16 +338,21 @@ def issue_permit(permit, *, session=None, today: dt.date | None = None, commit: 
     ptype = _ptype_of(permit)
     if permit.status != STATUS_DRAFT:
         raise IssueError({"status": _("Only drafts can be issued; this permit is %(status)s",
-                                      status=STATUSES.get(permit.status, permit.status))})
-    errors = _run_checks(ptype, permit)
-    if errors:
-        raise IssueError(errors)
+                                      status=STATUSES.get(permit.status, permit.status))}, conflict=True)
+    try:
+        _lock_fresh(session, permit, STATUS_DRAFT)
+        errors = _run_checks(ptype, permit)
+        if errors:
+            raise IssueError(errors)
+    except BaseException:
+        session.rollback()          # the record's lock goes with it
+        raise
     today = today or local_today()
     digest = signing.digest_of(ptype, permit)
     bureau = session.get(Bureau, permit.bureau_code)
 
     def work():
-        writes = _assign(session, permit, ptype, bureau, today, digest, "permit.issue", STATUS_DRAFT)
+        writes = _assign(session, permit, ptype, bureau, today, digest, "permit.issue")
         return Issued(permit, permit.number, verification_url(permit), permit.trial), writes
 
     return _hot_transaction(session, work, commit)
@@ -372,7 +368,7 @@ def change_permit(permit, new_values: dict, *, session=None, today: dt.date | No
     ptype = _ptype_of(permit)
     if permit.status != STATUS_ISSUED:
         raise IssueError({"status": _("Only issued permits can be changed; this permit is %(status)s",
-                                      status=STATUSES.get(permit.status, permit.status))})
+                                      status=STATUSES.get(permit.status, permit.status))}, conflict=True)
     known = {f.name for f in ptype.all_fields}
     unknown = sorted(set(new_values) - known)
     if unknown:
@@ -400,13 +396,14 @@ def change_permit(permit, new_values: dict, *, session=None, today: dt.date | No
     bureau = session.get(Bureau, permit.bureau_code)
 
     def work():
-        _check_status(session, permit, STATUS_ISSUED)
+        if records.lock_row(permit, session) != STATUS_ISSUED:
+            raise IssueError({"status": records.changed_meanwhile()}, conflict=True)
         session.add(new)
         session.flush()
         old_values = {"status": STATUS_CHANGED, "changed_on": utcnow(), "changed_by_fk": _current_user_id()}
         before = {"number": permit.number, "version": permit.version,
                   "fields": {k: ptype.field(k).display(getattr(permit, k)) for k in changed}}
-        writes = _assign(session, new, ptype, bureau, today, digest, "permit.change", STATUS_DRAFT, before=before,
+        writes = _assign(session, new, ptype, bureau, today, digest, "permit.change", before=before,
                          reason=reason, extra=[(permit.id, old_values)])
         for name, value in old_values.items():
             set_committed_value(permit, name, value)

@@ -402,7 +402,11 @@ class ProjectsPushApi(BaseApi):
             return self.response(201, id=permit.id, record_id=record_id, result="created", changed={})
         for name, value in values.items():
             setattr(permit, name, value)
-        before, after = records.audit_update(ptype, permit, via="api.push")
+        try:
+            before, after = records.audit_update(ptype, permit, via="api.push")
+        except records.NoLongerDraft as exc:
+            db.session.rollback()
+            return self._error(409, str(exc))
         pushed.digest = digest
         pushed.project_code = project.code
         changed = {k: {"before": before[k], "after": after[k]} for k in after}
@@ -440,7 +444,11 @@ class ProjectsPushApi(BaseApi):
         with audit.acting_as(system.name, "system", permit.bureau_code):
             for name, value in values.items():
                 setattr(permit, name, value)
-            before, after = records.audit_update(ptype, permit, via="api.push")
+            try:
+                before, after = records.audit_update(ptype, permit, via="api.push")
+            except records.NoLongerDraft as exc:
+                db.session.rollback()
+                return self._error(409, str(exc))
             if after:
                 audit.record("api.push", obj_type=ptype.code, obj_id=permit.id, obj_bureau=permit.bureau_code,
                              after={"result": "updated", "changed": sorted(after)})
@@ -475,6 +483,8 @@ class ProjectsPushApi(BaseApi):
             except ValueError as exc:
                 db.session.rollback()
                 errors = getattr(exc, "errors", None)
+                if getattr(exc, "conflict", False):
+                    return self._error(409, str(exc))
                 if isinstance(errors, dict) and errors:
                     return self._error(422, {k: [str(v)] for k, v in errors.items()})
                 return self._error(422, str(exc))

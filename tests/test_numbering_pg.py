@@ -179,3 +179,73 @@ def test_two_clerks_issuing_the_same_draft_get_one_number(pg_app):
     with pg_app.app_context():
         assert db.session.get(NumberCounter, ("province", "YG", 2025, False)).value == 1
         db.session.remove()
+
+
+def _edit_one(app, pk, holder, queue, release=None):
+    """Worker body: edit a draft as the pages and API do; with ``release``, wait before the commit."""
+    from core import audit, records
+    from core.extensions import db
+    from core.models import Permit
+    with app.app_context():
+        db.engine.dispose(close=False)
+        ptype = app.extensions["permits"].registry["land_use_permit"]
+        with audit.acting_as(f"editor-{os.getpid()}", "job"):
+            item = db.session.get(Permit, pk)
+            item.holder = holder
+            try:
+                records.audit_update(ptype, item, via="api")
+            except records.NoLongerDraft as exc:
+                db.session.rollback()
+                queue.put(("refused", str(exc)))
+                return
+            if release is not None:
+                queue.put(("holding", None))
+                release.wait(60)
+            db.session.commit()
+            queue.put(("edited", holder))
+
+
+def test_an_edit_and_an_issue_of_one_draft_run_one_after_the_other(pg_app):
+    """Issue first: the edit waits, then is refused.  Edit first: the issue waits, then checks the
+    edited values (here refused for a character the font lacks) -- never a certificate whose
+    printed fields differ from what was checked and signed."""
+    import time
+    from core import signing
+    from core.extensions import db
+    from core.models import Permit
+    first, second = _drafts(pg_app, 2)
+    # 1. the issue holds the record; the edit queues behind it and is refused
+    iq, eq, release = CTX.Queue(), CTX.Queue(), CTX.Event()
+    issuer = CTX.Process(target=_issue_one, args=(pg_app, first, iq, release))
+    issuer.start()
+    assert iq.get(timeout=60)[0] == "holding"
+    editor = CTX.Process(target=_edit_one, args=(pg_app, first, "改名后的单位", eq))
+    editor.start()
+    time.sleep(1.0)
+    assert eq.empty()
+    release.set()
+    issuer.join(60), editor.join(60)
+    assert iq.get(timeout=10)[0] == "issued"
+    assert eq.get(timeout=10) == ("refused", "该许可刚刚已由他人发证或变更，请刷新页面后查看")
+    # 2. the edit holds the record; the issue queues behind it and checks what the edit saved
+    iq, eq, release = CTX.Queue(), CTX.Queue(), CTX.Event()
+    editor = CTX.Process(target=_edit_one, args=(pg_app, second, "某某𠀀置业有限公司", eq, release))
+    editor.start()
+    assert eq.get(timeout=60)[0] == "holding"
+    issuer = CTX.Process(target=_issue_one, args=(pg_app, second, iq))
+    issuer.start()
+    time.sleep(1.0)
+    assert iq.empty()
+    release.set()
+    issuer.join(60), editor.join(60)
+    assert eq.get(timeout=10) == ("edited", "某某𠀀置业有限公司")
+    state, errors = iq.get(timeout=10)
+    assert state == "refused" and "𠀀" in errors["holder"]
+    with pg_app.app_context():
+        ptype = pg_app.extensions["permits"].registry["land_use_permit"]
+        issued = db.session.get(Permit, first)
+        assert issued.holder != "改名后的单位" and issued.digest == signing.digest_of(ptype, issued)
+        assert db.session.get(Permit, second).number is None
+        db.session.remove()
+    _rows, (_count, _head, problem) = _issued(pg_app)
+    assert problem is None
