@@ -225,8 +225,14 @@ def missing_required(permit) -> list[str]:
     required = ptype.required_attachments(permit) if callable(ptype.required_attachments) else []
     if not required:
         return []
+    from .models import Permit
+    ids = [permit.id] if permit.id else []
+    earlier = getattr(permit, "previous_id", None)
+    while earlier and earlier not in ids:       # a change (变更): the earlier versions' files count
+        ids.append(earlier)
+        earlier = db.session.scalar(select(Permit.previous_id).where(Permit.id == earlier))
     have = set(db.session.scalars(select(Attachment.category).where(
-        Attachment.permit_id == permit.id, Attachment.superseded_by_id.is_(None))))
+        Attachment.permit_id.in_(ids), Attachment.superseded_by_id.is_(None)))) if ids else set()
     return [c for c in required if c not in have]
 
 

@@ -274,3 +274,28 @@ def test_certificate_and_attachment_list_print_as_one_pdf(app, clerk, tmp_path):
     make_user(app, "gy_clerk", "41018101")
     login(other, "gy_clerk", CLERK_PASSWORD)
     assert other.get(f"/attachments/permit/{pk}/print.pdf").status_code == 404
+
+
+def test_a_permit_issued_with_its_contract_can_be_changed(app, clerk):
+    """The new version of a 变更 has no files of its own: the contract of the issued version counts."""
+    from core import numbering
+    from core.audit import acting_as
+    from core.extensions import db
+    from core.models import Permit
+    pk = new_permit(app, acquisition="出让")
+    assert upload(clerk, pk, PDF, "出让合同.pdf", category=CONTRACT).status_code == 201
+    with app.app_context():
+        with acting_as("test", "job"):
+            numbering.issue_permit(db.session.get(Permit, pk))
+            changed = numbering.change_permit(db.session.get(Permit, pk), {"holder": "更名后的用地单位"},
+                                              reason="单位更名")
+            again = numbering.change_permit(db.session.get(Permit, changed.permit.id), {"holder": "再次更名的单位"},
+                                            reason="再次更名")
+        assert db.session.get(Permit, pk).status == "changed"
+        assert again.permit.version == 3 and again.permit.holder == "再次更名的单位"
+    bare = new_permit(app, acquisition="出让")          # without the contract it is still refused
+    with app.app_context():
+        with acting_as("test", "job"):
+            with pytest.raises(numbering.IssueError) as refused:
+                numbering.issue_permit(db.session.get(Permit, bare))
+        assert CONTRACT in refused.value.errors["attachments"]
