@@ -56,8 +56,8 @@ def one_round_trip(session):
     Elsewhere (SQLite, in process) ``execute`` runs each statement at once.
     """
     conn = session.connection()
-    raw = conn.connection.driver_connection
-    if conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
+    raw = _pipelining(conn)
+    if raw is None:
         yield lambda stmt, params: conn.execute(stmt, params)
         return
     dialect = conn.dialect
@@ -83,8 +83,8 @@ def run_together(session, statements: list) -> list[list]:
     back.  Elsewhere they run one after the other.
     """
     conn = session.connection()
-    raw = conn.connection.driver_connection
-    if conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
+    raw = _pipelining(conn)
+    if raw is None:
         return [conn.execute(stmt, params).all() for stmt, params in statements]
     cursors = []
     with raw.pipeline():
@@ -94,6 +94,14 @@ def run_together(session, statements: list) -> list[list]:
             cursor.execute(sql, bind(params))
             cursors.append(cursor)
     return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+
+
+def _pipelining(conn):
+    """The psycopg connection under ``conn`` when it can pipeline (PostgreSQL), else None."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name != "postgresql" or not hasattr(raw, "pipeline"):
+        return None
+    return raw
 
 
 _COMPILED: dict = {}

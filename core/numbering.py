@@ -24,11 +24,13 @@ and the number itself tells which it is.
 Issuing follows the "two hot rows" rule (``docs``/design notes): everything
 that can fail or is slow runs first -- the declaration's validation, the
 checks in :data:`PRE_ISSUE_CHECKS`, the font coverage of every printed
-character, the digest of the printed fields.  Then two round trips: one
-locks the permit's own row and takes the two hot rows (counter, chain
-head); the number is formatted and signed and the audit record hashed in
-process; the second sends the permit's row, the audit record and the
-``COMMIT`` together.  The PDF is rendered after the commit, at first print.
+character, the digest of the printed fields -- on the record as stored,
+read again under its own row lock (every write to a permit takes that lock
+first, see :func:`core.records.lock_row`).  Then two round trips: one takes
+the two hot rows (counter, chain head); the number is formatted and signed
+and the audit record hashed in process; the second sends the permit's row,
+the audit record and the ``COMMIT`` together.  The PDF is rendered after
+the commit, at first print.
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ from .models import (STATUS_CHANGED, STATUS_DRAFT, STATUS_ISSUED, STATUSES, Bure
                      utcnow)
 
 __all__ = ["NumberCounter", "format_number", "parse_number", "NumberParts", "issue_permit",
-           "change_permit", "IssueError", "PRE_ISSUE_CHECKS", "next_serial", "is_trial", "local_today"]
+           "change_permit", "IssueError", "PRE_ISSUE_CHECKS", "is_trial", "local_today"]
 
 #: Callables ``check(permit, ptype)`` (or ``check(permit)``) run before a number is assigned
 #: (issue and change).  Each returns ``None``/empty when the permit may be issued, else a
@@ -181,12 +183,6 @@ def _bump(make):
 
 # built once: no statement building while the row is locked
 _BUMPS = {"postgresql": _bump(postgresql.insert), "sqlite": _bump(sqlite.insert)}
-
-
-def next_serial(session, key: str, letters: str, year: int, trial: bool) -> int:
-    """The hot row: bump the counter and return the new serial (held locked until commit)."""
-    stmt, params = _bump_statement(session, key, letters, year, trial)
-    return _serial_for(trial, session.connection().execute(stmt, params).scalar_one())
 
 
 def _bump_statement(session, key: str, letters: str, year: int, trial: bool) -> tuple:
@@ -419,11 +415,9 @@ def _hot_transaction(session, work, commit: bool):
     and the COMMIT go to the database in one round trip where the driver can
     (:func:`core.dbsetup.one_round_trip`), so the hot rows are held for two
     round trips, as in a bare ``UPDATE … RETURNING; COMMIT`` (with more work
-    in each).  Changes the caller made to loaded objects are flushed first,
-    before any hot row is taken.
+    in each).
     """
     try:
-        session.flush()
         result, writes = work()
         with one_round_trip(session) as execute:
             writes(execute)

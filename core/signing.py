@@ -104,6 +104,11 @@ _CACHE: dict = {}
 
 
 def load_private(instance_path) -> Ed25519PrivateKey:
+    return _private(instance_path)[0]
+
+
+def _private(instance_path) -> tuple[Ed25519PrivateKey, str]:
+    """The private key and its key id, read again only when the file changed."""
     path = key_dir(instance_path) / "private.pem"
     mtime = path.stat().st_mtime_ns
     cached = _CACHE.get(("private", str(path)))
@@ -112,8 +117,9 @@ def load_private(instance_path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
-    _CACHE[("private", str(path))] = (mtime, key)
-    return key
+    entry = (key, key_id(key.public_key()))
+    _CACHE[("private", str(path))] = (mtime, entry)
+    return entry
 
 
 def load_public_keys_pem(text: str) -> dict[str, Ed25519PublicKey]:
@@ -145,7 +151,7 @@ def public_keys(instance_path) -> dict[str, Ed25519PublicKey]:
 
 
 def current_key_id(instance_path) -> str:
-    return key_id(load_private(instance_path).public_key())
+    return _private(instance_path)[1]
 
 
 # --- digest -------------------------------------------------------------------------------------
@@ -258,27 +264,14 @@ def check_signature(payload: Payload, keys: dict) -> str:
     return "ok"
 
 
-def sign_permit(permit, ptype, instance_path) -> str:
-    """The signed payload of an issued permit (number, bureau, date and digest already set)."""
-    return sign_number(permit.number, permit.bureau_code, permit.issued_on, permit.digest, instance_path)
-
-
 def sign_number(number: str, bureau_code: str, issued_on: dt.date, digest: str, instance_path) -> str:
     """The signed payload for a number, its bureau, its issue date and the digest of its printed fields."""
     from .numbering import parse_number
-    key = load_private(instance_path)
+    key, kid = _private(instance_path)
     parts = parse_number(number)
     payload = Payload(letters=parts.letters, division=parts.division, year=parts.year, serial=parts.serial,
-                      bureau_code=bureau_code, issued_on=issued_on, digest=digest[:24],
-                      key_id=_key_id_of(key))
+                      bureau_code=bureau_code, issued_on=issued_on, digest=digest[:24], key_id=kid)
     return sign(payload, key)
-
-
-def _key_id_of(private_key: Ed25519PrivateKey) -> str:
-    cached = _CACHE.get(("key_id", id(private_key)))
-    if cached is None or cached[0] is not private_key:
-        cached = _CACHE[("key_id", id(private_key))] = (private_key, key_id(private_key.public_key()))
-    return cached[1]
 
 
 def verification_url(base_url: str, payload: str) -> str:

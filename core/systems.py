@@ -400,13 +400,9 @@ class ProjectsPushApi(BaseApi):
                          after={"record_id": record_id, "result": "created"})
             db.session.commit()
             return self.response(201, id=permit.id, record_id=record_id, result="created", changed={})
-        for name, value in values.items():
-            setattr(permit, name, value)
-        try:
-            before, after = records.audit_update(ptype, permit, via="api.push")
-        except records.NoLongerDraft as exc:
-            db.session.rollback()
-            return self._error(409, str(exc))
+        before, after, refused = self._write_draft(ptype, permit, values)
+        if refused:
+            return refused
         pushed.digest = digest
         pushed.project_code = project.code
         changed = {k: {"before": before[k], "after": after[k]} for k in after}
@@ -414,6 +410,18 @@ class ProjectsPushApi(BaseApi):
                      after={"record_id": record_id, "result": "updated", "changed": sorted(changed)})
         db.session.commit()
         return self.response(200, id=permit.id, record_id=record_id, result="updated", changed=changed)
+
+    def _write_draft(self, ptype, permit, values):
+        """Set pushed values on a draft and audit them: ``(before, after, None)``, or a 409 response
+        as the third item when the draft was issued by someone else meanwhile."""
+        for name, value in values.items():
+            setattr(permit, name, value)
+        try:
+            before, after = records.audit_update(ptype, permit, via="api.push")
+        except records.NoLongerDraft as exc:
+            db.session.rollback()
+            return {}, {}, self._error(409, str(exc))
+        return before, after, None
 
     @expose("/drafts/<int:pk>", methods=["PATCH"])
     def patch_draft(self, pk):
@@ -442,13 +450,9 @@ class ProjectsPushApi(BaseApi):
             return self._error(409, _("This record is already %(status)s and can no longer be changed by a push",
                                       status=STATUSES.get(permit.status, permit.status)))
         with audit.acting_as(system.name, "system", permit.bureau_code):
-            for name, value in values.items():
-                setattr(permit, name, value)
-            try:
-                before, after = records.audit_update(ptype, permit, via="api.push")
-            except records.NoLongerDraft as exc:
-                db.session.rollback()
-                return self._error(409, str(exc))
+            before, after, refused = self._write_draft(ptype, permit, values)
+            if refused:
+                return refused
             if after:
                 audit.record("api.push", obj_type=ptype.code, obj_id=permit.id, obj_bureau=permit.bureau_code,
                              after={"result": "updated", "changed": sorted(after)})
